@@ -1,0 +1,113 @@
+"""A MariaDB or PostgreSQL server as a plain process with its own data directory on 127.0.0.1."""
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+
+from .procs import LabError, alive, run, spawn, stop_pid, wait_until
+
+PG_BIN = "/usr/lib/postgresql/15/bin"
+
+
+def port_open(port):
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _check_free(port):
+    if port_open(port):
+        raise LabError("port 127.0.0.1:%d is already in use: pick another --port-base" % port)
+
+
+def start_mariadb(datadir, port, password):
+    """Initialise and start mariadbd; root@127.0.0.1 gets ``password``. Returns the PID."""
+    _check_free(port)
+    os.makedirs(datadir, exist_ok=True)
+    run(["mariadb-install-db", "--no-defaults", "--datadir=" + datadir, "--user=root",
+         "--auth-root-authentication-method=normal", "--skip-test-db"])
+    sock = os.path.join(datadir, "mysqld.sock")
+    pid = spawn(["mariadbd", "--no-defaults", "--datadir=" + datadir, "--port=%d" % port,
+                 "--bind-address=127.0.0.1", "--socket=" + sock, "--user=root", "--skip-name-resolve",
+                 "--pid-file=" + os.path.join(datadir, "mysqld.pid"), "--max-connections=500",
+                 "--innodb-buffer-pool-size=512M", "--innodb-log-file-size=256M", "--max-allowed-packet=64M",
+                 "--character-set-server=utf8mb4", "--collation-server=utf8mb4_bin"],
+                os.path.join(datadir, "..", "mariadbd.log"))
+    try:
+        wait_until(lambda: os.path.exists(sock) and alive(pid), 60, "mariadbd on port %d" % port)
+        _set_mariadb_password(sock, password)
+    except BaseException:
+        stop_pid(pid)
+        raise
+    return pid
+
+
+def _set_mariadb_password(sock, password):
+    import pymysql
+    conn = pymysql.connect(unix_socket=sock, user="root", password="", autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            # skip-name-resolve: TCP clients from 127.0.0.1 match '127.0.0.1', never 'localhost'.
+            cur.execute("CREATE OR REPLACE USER 'root'@'127.0.0.1' IDENTIFIED BY %s", (password,))
+            cur.execute("GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION")
+            cur.execute("ALTER USER 'root'@'localhost' IDENTIFIED BY %s", (password,))
+    finally:
+        conn.close()
+
+
+def start_postgres(datadir, port, password):
+    """initdb and pg_ctl start as user postgres, superuser ``root`` as in the official compose files."""
+    _check_free(port)
+    os.makedirs(datadir, mode=0o700)
+    shutil.chown(datadir, "postgres", "postgres")
+    with tempfile.NamedTemporaryFile("w", dir=os.path.dirname(datadir), delete=False) as pwfile:
+        pwfile.write(password + "\n")
+    shutil.chown(pwfile.name, "postgres", "postgres")
+    try:
+        run(["runuser", "-u", "postgres", "--", PG_BIN + "/initdb", "-D", datadir, "-U", "root",
+             "--auth=scram-sha-256", "--pwfile=" + pwfile.name, "-E", "UTF8", "--locale=C.UTF-8"])
+    finally:
+        os.unlink(pwfile.name)
+    log = os.path.join(datadir, "..", "postgres.log")
+    open(log, "a", encoding="utf-8").close()
+    shutil.chown(log, "postgres", "postgres")
+    run(["runuser", "-u", "postgres", "--", PG_BIN + "/pg_ctl", "-D", datadir, "-l", log, "-w", "-t", "60",
+         "-o", "-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories=%s -c max_connections=300 "
+               "-c shared_buffers=256MB" % (port, datadir), "start"])
+    with open(os.path.join(datadir, "postmaster.pid"), encoding="utf-8") as pidfile:
+        return int(pidfile.readline())
+
+
+def check_traversable(path):
+    """PostgreSQL runs as user postgres: every directory above its data must be searchable by others."""
+    path = os.path.abspath(path)
+    while path != "/":
+        mode = os.stat(path).st_mode
+        if not mode & 0o001:
+            raise LabError("%s is not searchable by the postgres user (mode %o): choose a --workdir under "
+                           "/var/tmp or /srv, or chmod o+x it" % (path, mode & 0o777))
+        path = os.path.dirname(path)
+
+
+def stop_server(engine, datadir, pid):
+    if engine == "pgsql":
+        if alive(pid):
+            subprocess.run(["runuser", "-u", "postgres", "--", PG_BIN + "/pg_ctl", "-D", datadir, "-m", "fast",
+                            "-w", "stop"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        stop_pid(pid)
+    else:
+        stop_pid(pid)
+
+
+def connect(engine, port, password, dbname=None):
+    if engine == "mysql":
+        import pymysql
+        return pymysql.connect(host="127.0.0.1", port=port, user="root", password=password, database=dbname,
+                               autocommit=True, charset="utf8mb4")
+    import psycopg2
+    conn = psycopg2.connect(host="127.0.0.1", port=port, user="root", password=password,
+                            dbname=dbname or "postgres")
+    conn.autocommit = True
+    return conn

@@ -1,0 +1,103 @@
+"""Builds the emulator images with no registry: debootstrap a minimal Debian, docker import, add the code.
+
+Both steps are cached by content: the base image by its package list, the emulator images by a hash of the
+emulator's source, so a second build takes a second or two.
+"""
+
+import glob
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+from .procs import LabError, run
+
+SUITE = "bookworm"
+PACKAGES = ["python3", "python3-pymysql", "python3-psycopg2", "python3-cryptography", "python3-bcrypt",
+            "python3-cffi-backend"]
+EMULATOR_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "emulator")
+WA_VERSION = "v2.45.1"
+IMAGES = {"web": "wabiz-lab/web", "coreapp": "wabiz-lab/coreapp"}
+
+
+def debian_mirror():
+    """The mirror apt is configured with (the machine reaches no other), or WABIZ_LAB_MIRROR."""
+    if os.environ.get("WABIZ_LAB_MIRROR"):
+        return os.environ["WABIZ_LAB_MIRROR"]
+    for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")) + ["/etc/apt/sources.list"]:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError:
+            continue
+        for match in re.finditer(r"^(?:URIs:\s*|deb\s+(?:\[[^\]]*\]\s+)?)(\S+)", text, re.M):
+            if "security" not in match.group(1):
+                return match.group(1)
+    return "http://deb.debian.org/debian"
+
+
+def _image_label(tag, label):
+    result = subprocess.run(["docker", "image", "inspect", "-f", "{{ index .Config.Labels \"%s\" }}" % label, tag],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, check=False)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def _digest(*parts):
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+def source_hash():
+    digest = hashlib.sha256()
+    root = os.path.join(EMULATOR_DIR, "wa_emulator")
+    for path in sorted(glob.glob(os.path.join(root, "*.py"))):
+        digest.update(os.path.basename(path).encode())
+        with open(path, "rb") as handle:
+            digest.update(handle.read())
+    return digest.hexdigest()[:16]
+
+
+def build_base(log):
+    base_hash = _digest(SUITE, *PACKAGES)
+    tag = "wabiz-lab/base:%s" % base_hash
+    if _image_label(tag, "wabiz.lab.base") == base_hash:
+        return tag
+    if not shutil.which("debootstrap"):
+        raise LabError("debootstrap is not installed: run tools/bootstrap first")
+    log("building the base image with debootstrap (about a minute, once)")
+    rootfs = tempfile.mkdtemp(prefix="wabiz-rootfs-", dir="/var/tmp")
+    try:
+        run(["debootstrap", "--variant=minbase", "--include=" + ",".join(PACKAGES), SUITE, rootfs, debian_mirror()])
+        for junk in ("usr/share/doc", "usr/share/man", "usr/share/locale", "var/cache/apt", "var/lib/apt/lists"):
+            shutil.rmtree(os.path.join(rootfs, junk), ignore_errors=True)
+        tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
+        run(["docker", "import", "--change", "LABEL wabiz.lab.base=%s" % base_hash, "--change", "ENV LANG=C.UTF-8",
+             "-", tag], stdin=tar.stdout)
+        tar.stdout.close()
+        if tar.wait() != 0:
+            raise LabError("tar of the base root file system failed")
+    finally:
+        shutil.rmtree(rootfs, ignore_errors=True)
+    return tag
+
+
+def build(log=print):
+    """Build (or reuse) the web and coreapp images; returns {"web": tag, "coreapp": tag}."""
+    base = build_base(log)
+    code_hash = _digest(base, source_hash())
+    tags = {role: "%s:%s" % (repo, WA_VERSION) for role, repo in IMAGES.items()}
+    for role, tag in tags.items():
+        if _image_label(tag, "wabiz.lab.source") == code_hash:
+            continue
+        log("building %s" % tag)
+        dockerfile = (
+            "FROM %s\n"
+            "COPY wa_emulator /opt/wa_emulator/wa_emulator\n"
+            "ENV PYTHONPATH=/opt/wa_emulator PYTHONDONTWRITEBYTECODE=1 WA_EMU_ROLE=%s WA_VERSION=%s\n"
+            "LABEL wabiz.lab.source=%s\n"
+            "STOPSIGNAL SIGTERM\n"
+            "CMD [\"python3\", \"-m\", \"wa_emulator\"]\n" % (base, role, WA_VERSION, code_hash))
+        env = dict(os.environ, DOCKER_BUILDKIT="0")
+        run(["docker", "build", "-q", "-t", tag, "-f", "-", EMULATOR_DIR], input=dockerfile, env=env)
+    return tags

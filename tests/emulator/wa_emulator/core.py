@@ -144,6 +144,7 @@ class CoreNode:
         self.started_at = now_ms()
         self.primary = not config.multiconnect
         self.stopping = threading.Event()
+        self.housekeeper = None
         self.servers = []
 
     # life cycle --------------------------------------------------------------------------------
@@ -165,15 +166,20 @@ class CoreNode:
         if not self.config.multiconnect:
             self.store.ensure_database(self.config.message_db(0), MESSAGE_TABLES)
         self.cluster.register(self.role, self.started_at)
+        if not self.config.multiconnect:
+            self.cluster.prune(stopped_too=True)  # earlier containers of this single instance
         self.servers = wire.serve(self.config.listen_address, self.config.core_base_port, self.dispatch)
         for server in self.servers:
             threading.Thread(target=server.serve_forever, daemon=True).start()
-        threading.Thread(target=self._housekeeping, daemon=True).start()
+        self.housekeeper = threading.Thread(target=self._housekeeping, daemon=True)
+        self.housekeeper.start()
         print("%s %s listening on %s:%d" % (self.role, self.config.node_id, self.config.listen_address,
                                             self.config.core_base_port), flush=True)
 
     def stop(self):
         self.stopping.set()
+        # A heartbeat written after the stop mark would make this node look crashed instead of stopped.
+        self.housekeeper.join(timeout=15)
         for server in self.servers:
             server.shutdown()
             server.server_close()
@@ -183,12 +189,14 @@ class CoreNode:
             print("could not deregister: %s" % exc, flush=True)
 
     def _housekeeping(self):
-        while not self.stopping.wait(self.config.heartbeat_seconds):
+        while True:
             try:
                 self._tick()
             except Exception as exc:  # pylint: disable=broad-except
                 print("housekeeping: %s" % exc, flush=True)
                 self.store.drop_cached(self.db)
+            if self.stopping.wait(self.config.heartbeat_seconds):
+                return
 
     def _tick(self):
         if not self.cluster.beat():
@@ -423,7 +431,8 @@ class CoreNode:
         self.store.execute(self.config.message_db(shard),
                            "INSERT INTO messages (id, wa_id, from_me, type, body, status, timestamp) "
                            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                           (message_id, args["to"], True, args["type"], json.dumps(args["body"]), "sent", now))
+                           (message_id, args["to"], True, args["type"], json.dumps(args["body"], ensure_ascii=False), "sent",
+                            now))
         for status in ("sent", "delivered"):
             payload = {"statuses": [{"id": message_id, "recipient_id": args["to"], "status": status,
                                      "timestamp": str(now)}]}

@@ -63,5 +63,7 @@ def healthy(health, want=("connected",), shards=None):
     nodes = list(health.values())
     if any("errors" in node for node in nodes):
         return False
+    if not any(node.get("role") == "primary_master" for node in nodes):
+        return False  # no master holds the lease yet: settings, backup and shards would fail
     serving = sum(1 for node in nodes if node.get("role") == "coreapp" and node.get("gateway_status") in want)
     return serving == shards if shards else serving > 0

@@ -1,0 +1,109 @@
+"""Fixtures shared by the suites that need a running lab (real databases, real Docker engine)."""
+
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LAB = os.path.join(ROOT, "tests", "lab", "lab")
+sys.path[:0] = [os.path.join(ROOT, "tests", "lab"), os.path.join(ROOT, "tests", "emulator")]
+
+# (engine, shards): shards 0 is a single instance, 2 a multiconnect setup with 2 shards.
+TOPOLOGIES = [("mysql", 0), ("mysql", 2), ("pgsql", 0), ("pgsql", 2)]
+_port_bases = itertools.count(22000, 2000)
+
+
+class Lab:
+    """One `tests/lab/lab` work directory, driven through its command line as a user would."""
+
+    def __init__(self, workdir, name):
+        self.workdir = workdir
+        self.name = name
+
+    def run(self, *args, check=True):
+        result = subprocess.run([sys.executable, LAB] + list(args) + ["--workdir", self.workdir],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+        if check and result.returncode != 0:
+            raise AssertionError("lab %s failed:\n%s" % (" ".join(args), result.stdout))
+        return result
+
+    @property
+    def state(self):
+        with open(os.path.join(self.workdir, "lab.json"), encoding="utf-8") as handle:
+            return json.load(handle)
+
+    def setup(self, name):
+        return self.state["setups"][name]
+
+    def client(self, name, login=True):
+        from lablib.api import Client
+        setup = self.setup(name)
+        api = Client(setup["url"], setup["ca_path"])
+        if login:
+            api.login("admin", self.state["admin_password"])
+        return api
+
+    def compose(self, name, *args):
+        setup = self.setup(name)
+        return subprocess.run(["docker-compose", "-p", setup["project"], "-f",
+                               os.path.join(setup["compose_dir"], "docker-compose.yml")] + list(args),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=True).stdout
+
+    def container_ids(self, name):
+        """{container id (12 chars): service name} of a setup's running containers."""
+        out = subprocess.run(["docker", "ps", "--no-trunc", "--filter", "label=com.docker.compose.project=%s"
+                              % self.setup(name)["project"], "--format",
+                              "{{.ID}} {{.Label \"com.docker.compose.service\"}}"],
+                             stdout=subprocess.PIPE, text=True, check=True).stdout.split("\n")
+        return {line.split()[0][:12]: line.split()[1] for line in out if line.strip()}
+
+    def db(self, name, dbname=None):
+        from lablib import dbserver
+        setup = self.setup(name)
+        return dbserver.connect(setup["engine"], setup["db_port"], setup["db_password"], dbname)
+
+
+def start_lab(engine, shards, messages=300):
+    workdir = tempfile.mkdtemp(prefix="wabiz-test-", dir="/var/tmp")
+    name = "t%s" % os.path.basename(workdir).rsplit("-", 1)[-1].lower()
+    lab = Lab(workdir, name)
+    result = lab.run("up", "--engine", engine, "--shards", str(shards), "--port-base", str(next(_port_bases)),
+                     "--name", name, check=False)
+    if result.returncode != 0:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise AssertionError("lab up failed:\n%s" % result.stdout)
+    if messages:
+        lab.run("seed", "--messages", str(messages), "--size", "400")
+    return lab
+
+
+def stop_lab(lab):
+    lab.run("down", check=False)
+    shutil.rmtree(lab.workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """One Docker engine for the whole session: started here (and stopped by PID) only if none runs."""
+    from lablib import procs
+    logdir = tempfile.mkdtemp(prefix="wabiz-dockerd-", dir="/var/tmp")
+    pid = procs.ensure_dockerd(logdir)
+    yield
+    if pid:
+        procs.stop_pid(pid)
+    shutil.rmtree(logdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", params=TOPOLOGIES, ids=["%s-%s" % (e, "single" if s == 0 else "%dshards" % s)
+                                                        for e, s in TOPOLOGIES])
+def lab(request, docker_engine):  # pylint: disable=unused-argument
+    """A seeded lab per engine and topology, shared by the tests of one module."""
+    instance = start_lab(*request.param)
+    yield instance
+    stop_lab(instance)

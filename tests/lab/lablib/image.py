@@ -100,4 +100,6 @@ def build(log=print):
             "CMD [\"python3\", \"-m\", \"wa_emulator\"]\n" % (base, role, WA_VERSION, code_hash))
         env = dict(os.environ, DOCKER_BUILDKIT="0")
         run(["docker", "build", "-q", "-t", tag, "-f", "-", EMULATOR_DIR], input=dockerfile, env=env)
+    # Earlier builds of the emulator, untagged by this one.
+    run(["docker", "image", "prune", "-f", "--filter", "label=wabiz.lab.source"])
     return tags

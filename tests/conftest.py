@@ -1,5 +1,6 @@
 """Fixtures shared by the suites that need a running lab (real databases, real Docker engine)."""
 
+import atexit
 import itertools
 import json
 import os
@@ -12,7 +13,13 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAB = os.path.join(ROOT, "tests", "lab", "lab")
-sys.path[:0] = [os.path.join(ROOT, "tests", "lab"), os.path.join(ROOT, "tests", "emulator")]
+
+# The checkout as ansible_collections/wabiz/migration, for imports, ansible-playbook and ansible-test.
+COLLECTIONS = tempfile.mkdtemp(prefix="wabiz-collections-", dir="/var/tmp")
+os.makedirs(os.path.join(COLLECTIONS, "ansible_collections", "wabiz"))
+os.symlink(ROOT, os.path.join(COLLECTIONS, "ansible_collections", "wabiz", "migration"))
+atexit.register(shutil.rmtree, COLLECTIONS, True)
+sys.path[:0] = [os.path.join(ROOT, "tests", "lab"), os.path.join(ROOT, "tests", "emulator"), COLLECTIONS]
 
 # (engine, shards): shards 0 is a single instance, 2 a multiconnect setup with 2 shards.
 TOPOLOGIES = [("mysql", 0), ("mysql", 2), ("pgsql", 0), ("pgsql", 2)]

@@ -204,10 +204,12 @@ def write_inventory(state):
 def cmd_client(args):
     state = load(args.workdir)
     if args.action == "up":
+        setup = state["setups"][args.setup]
         if args.shards is not None:
             # A topology other than the lab's: how the tests show the shard rule refusing a database.
-            state["setups"][args.setup]["shards"] = args.shards
-            save(state)
+            setup["shards"] = args.shards
+        setup["extra_env"] = dict(item.split("=", 1) for item in args.env)
+        save(state)
         start_client(state, args.setup)
     else:
         compose.down(state["setups"][args.setup], volumes=not args.keep_volumes)
@@ -283,6 +285,8 @@ def parser():
     client.add_argument("setup", choices=tuple(SETUP_OFFSETS))
     client.add_argument("--keep-volumes", action="store_true")
     client.add_argument("--shards", type=int, help="with up: run this topology instead of the lab's")
+    client.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="with up: an emulator setting for every container, e.g. WA_EMU_TOKEN_LIFETIME_SECONDS=5")
     client.set_defaults(func=cmd_client)
     command("status", "health of both setups").set_defaults(func=cmd_status)
     down = command("down", "stop and remove everything the lab started")

@@ -30,8 +30,8 @@ def node_base_port(base, index):
 def render(setup, images):
     """The compose file (as a dict) for one setup described by the lab state."""
     multiconnect = "1" if setup["shards"] else "0"
-    common_env = {"WA_APP_MULTICONNECT": multiconnect, "WA_TCP_LISTEN_ADDRESS": "127.0.0.1",
-                  "WA_DB_NAME_PREFIX": setup["db_prefix"]}
+    common_env = dict({"WA_APP_MULTICONNECT": multiconnect, "WA_TCP_LISTEN_ADDRESS": "127.0.0.1",
+                       "WA_DB_NAME_PREFIX": setup["db_prefix"]}, **setup.get("extra_env", {}))
     common = {"network_mode": "host", "restart": "unless-stopped", "cap_drop": ["MKNOD"],
               "env_file": ["db.env"], "stop_grace_period": "10s",
               "labels": {"wabiz.lab": setup["lab"], "wabiz.lab.setup": setup["name"]}}

@@ -1,0 +1,196 @@
+# -*- coding: utf-8 -*-
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Connections to the client's MySQL/MariaDB or PostgreSQL server and what a migration reads from it.
+
+Private to the collection. Drivers: PyMySQL and psycopg2 (psycopg2-binary) on the host that runs the module.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import traceback
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+try:
+    import pymysql
+    PYMYSQL_ERROR = None
+except ImportError:
+    pymysql = None
+    PYMYSQL_ERROR = traceback.format_exc()
+
+try:
+    import psycopg2
+    PSYCOPG2_ERROR = None
+except ImportError:
+    psycopg2 = None
+    PSYCOPG2_ERROR = traceback.format_exc()
+
+ENGINES = ('mysql', 'pgsql')
+SYSTEM_DATABASES = {
+    'mysql': {'information_schema', 'mysql', 'performance_schema', 'sys'},
+    'pgsql': {'postgres', 'template0', 'template1'},
+}
+DEFAULT_PORTS = {'mysql': 3306, 'pgsql': 5432}
+
+
+def db_argument_spec():
+    return dict(
+        engine=dict(type='str', required=True, choices=list(ENGINES), fallback=(env_fallback, ['WA_DB_ENGINE'])),
+        login_host=dict(type='str', default='127.0.0.1', fallback=(env_fallback, ['WA_DB_HOSTNAME'])),
+        login_port=dict(type='int', fallback=(env_fallback, ['WA_DB_PORT'])),
+        login_user=dict(type='str', default='root', fallback=(env_fallback, ['WA_DB_USERNAME'])),
+        login_password=dict(type='str', no_log=True, fallback=(env_fallback, ['WA_DB_PASSWORD'])),
+        connect_timeout=dict(type='int', default=10),
+    )
+
+
+class DbError(Exception):
+    pass
+
+
+class Server(object):
+    """One database server: list databases and tables, sizes, exact row counts, checksums."""
+
+    def __init__(self, engine, host, port, user, password, connect_timeout=10):
+        self.engine = engine
+        self.host = host
+        self.port = port or DEFAULT_PORTS[engine]
+        self.user = user
+        self.password = password
+        self.connect_timeout = connect_timeout
+        self._conns = {}
+
+    @classmethod
+    def from_module(cls, module):
+        params = module.params
+        engine = params['engine']
+        if engine == 'mysql' and pymysql is None:
+            module.fail_json(msg=missing_required_lib('PyMySQL'), exception=PYMYSQL_ERROR)
+        if engine == 'pgsql' and psycopg2 is None:
+            module.fail_json(msg=missing_required_lib('psycopg2 (psycopg2-binary)'), exception=PSYCOPG2_ERROR)
+        return cls(engine, params['login_host'], params['login_port'], params['login_user'],
+                   params['login_password'], params['connect_timeout'])
+
+    def describe(self):
+        return '%s server %s:%s as %s' % (self.engine, self.host, self.port, self.user)
+
+    def connection(self, dbname=None):
+        if dbname not in self._conns:
+            try:
+                if self.engine == 'mysql':
+                    conn = pymysql.connect(host=self.host, port=self.port, user=self.user, password=self.password,
+                                           database=dbname, connect_timeout=self.connect_timeout,
+                                           charset='utf8mb4', autocommit=True)
+                else:
+                    conn = psycopg2.connect(host=self.host, port=self.port, user=self.user, password=self.password,
+                                            dbname=dbname or 'postgres', connect_timeout=self.connect_timeout)
+                    conn.autocommit = True
+            except Exception as exc:
+                raise DbError('Cannot connect to the %s%s: %s' % (
+                    self.describe(), ' database %s' % dbname if dbname else '', exc))
+            self._conns[dbname] = conn
+        return self._conns[dbname]
+
+    def close(self):
+        for conn in self._conns.values():
+            try:
+                conn.close()
+            except Exception:
+                pass
+        self._conns = {}
+
+    def query(self, sql, params=None, dbname=None):
+        with self.connection(dbname).cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+
+    def quote(self, name):
+        if self.engine == 'mysql':
+            return '`%s`' % name.replace('`', '``')
+        return '"%s"' % name.replace('"', '""')
+
+    # discovery ---------------------------------------------------------------------------------
+    def version(self):
+        return self.query('SELECT VERSION()')[0][0]
+
+    def databases(self):
+        if self.engine == 'mysql':
+            rows = self.query('SELECT schema_name FROM information_schema.schemata')
+        else:
+            rows = self.query('SELECT datname FROM pg_database WHERE NOT datistemplate')
+        return sorted(r[0] for r in rows if r[0] not in SYSTEM_DATABASES[self.engine])
+
+    def select(self, prefix='', include=None, exclude=None):
+        """The client's databases: by prefix, restricted to ``include`` when given, minus ``exclude``.
+
+        Raises DbError when an included database is missing or nothing matches.
+        """
+        present = [d for d in self.databases() if d.startswith(prefix)]
+        if include:
+            missing = sorted(set(include) - set(present))
+            if missing:
+                raise DbError('%s not found on the %s (prefix %r; present: %s)' % (
+                    ', '.join(missing), self.describe(), prefix, ', '.join(present) or 'none'))
+            present = [d for d in present if d in include]
+        chosen = [d for d in present if d not in set(exclude or [])]
+        return chosen
+
+    def tables(self, dbname):
+        """(schema, table) pairs; schema is None on MySQL."""
+        if self.engine == 'mysql':
+            rows = self.query("SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+                              "AND table_type = 'BASE TABLE' ORDER BY table_name", (dbname,))
+            return [(None, r[0]) for r in rows]
+        rows = self.query("SELECT table_schema, table_name FROM information_schema.tables WHERE table_type = "
+                          "'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema') "
+                          "ORDER BY table_schema, table_name", dbname=dbname)
+        return [(r[0], r[1]) for r in rows]
+
+    def size(self, dbname):
+        if self.engine == 'mysql':
+            row = self.query('SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables '
+                             'WHERE table_schema = %s', (dbname,))[0]
+        else:
+            row = self.query('SELECT pg_database_size(%s)', (dbname,))[0]
+        return int(row[0])
+
+    def table_name(self, dbname, schema, table):
+        if self.engine == 'mysql':
+            return '%s.%s' % (self.quote(dbname), self.quote(table))
+        return '%s.%s' % (self.quote(schema), self.quote(table))
+
+    def row_count(self, dbname, schema, table):
+        sql = 'SELECT COUNT(*) FROM %s' % self.table_name(dbname, schema, table)
+        return int(self.query(sql, dbname=None if self.engine == 'mysql' else dbname)[0][0])
+
+    def checksum(self, dbname, schema, table):
+        """A content checksum that is equal on two servers of one engine and version holding the same rows.
+
+        MySQL/MariaDB: CHECKSUM TABLE. PostgreSQL: the count and two sums of 64-bit slices of each row's md5,
+        which needs no sort and no memory beyond one row (order does not matter).
+        """
+        name = self.table_name(dbname, schema, table)
+        if self.engine == 'mysql':
+            return str(self.query('CHECKSUM TABLE %s EXTENDED' % name)[0][1])
+        sql = ("SELECT COUNT(*), COALESCE(SUM(('x' || SUBSTR(h, 1, 15))::bit(60)::bigint), 0), "
+               "COALESCE(SUM(('x' || SUBSTR(h, 16, 15))::bit(60)::bigint), 0) "
+               "FROM (SELECT md5(t::text) AS h FROM %s t) s" % name)
+        count, first, second = self.query(sql, dbname=dbname)[0]
+        return '%d-%x-%x' % (count, int(first), int(second))
+
+    def label(self, schema, table):
+        return table if self.engine == 'mysql' or schema == 'public' else '%s.%s' % (schema, table)
+
+    def inventory(self, dbname, row_counts=True, checksums=False):
+        tables = {}
+        for schema, table in self.tables(dbname):
+            entry = {}
+            if row_counts:
+                entry['rows'] = self.row_count(dbname, schema, table)
+            if checksums:
+                entry['checksum'] = self.checksum(dbname, schema, table)
+            tables[self.label(schema, table)] = entry
+        return {'size_bytes': self.size(dbname), 'tables': tables}

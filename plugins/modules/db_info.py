@@ -1,0 +1,163 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: db_info
+short_description: List an On-Premises client's databases with sizes, row counts and checksums
+version_added: 0.1.0
+description:
+  - Connects to the client's MySQL/MariaDB or PostgreSQL server and returns the client's databases, chosen
+    by name prefix (C(WA_DB_NAME_PREFIX) of the client) and optional include and exclude lists.
+  - For each database, its size, and per table an exact row count and optionally a content checksum, so a
+    restore can be verified against the source and a dump sized before any downtime.
+  - Reads only; the server is never changed.
+author:
+  - wabiz.migration maintainers
+requirements:
+  - PyMySQL (O(engine=mysql)) or psycopg2 (O(engine=pgsql)) on the host that runs the module.
+options:
+  engine:
+    description:
+      - V(mysql) for MySQL or MariaDB, V(pgsql) for PostgreSQL (the client's C(WA_DB_ENGINE) in lower case).
+      - If not set, the environment variable E(WA_DB_ENGINE) is used.
+    type: str
+    required: true
+    choices: [mysql, pgsql]
+  login_host:
+    description: Server address. If not set, E(WA_DB_HOSTNAME) is used.
+    type: str
+    default: 127.0.0.1
+  login_port:
+    description: Server port; 3306 or 5432 by default. If not set, E(WA_DB_PORT) is used.
+    type: int
+  login_user:
+    description: User with read access to every client database. If not set, E(WA_DB_USERNAME) is used.
+    type: str
+    default: root
+  login_password:
+    description: Its password. If not set, E(WA_DB_PASSWORD) is used.
+    type: str
+  connect_timeout:
+    description: Seconds to wait for a connection.
+    type: int
+    default: 10
+  name_prefix:
+    description:
+      - Only databases whose names start with this prefix. With the default empty prefix every database
+        except the server's own (C(mysql), C(sys), C(postgres), ...) is the client's.
+    type: str
+    default: ''
+  include:
+    description:
+      - Only these databases. Each must exist, or the module fails naming the missing ones.
+    type: list
+    elements: str
+  exclude:
+    description: Leave these databases out, for example C(waweb) for option 2 of the migration.
+    type: list
+    elements: str
+  row_counts:
+    description: Count the rows of every table exactly.
+    type: bool
+    default: true
+  checksums:
+    description:
+      - Compute a content checksum of every table (C(CHECKSUM TABLE) on MySQL/MariaDB; on PostgreSQL sums of
+        per-row md5 slices). Equal data on two servers of the same engine and version gives equal checksums.
+      - Reads every row: on large databases this takes about as long as a dump.
+    type: bool
+    default: false
+  allow_empty:
+    description: Succeed when no database matches, instead of failing.
+    type: bool
+    default: false
+attributes:
+  platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
+    platforms: posix
+  check_mode:
+    support: full
+    details: Read-only; behaves the same in check mode.
+  diff_mode:
+    support: N/A
+'''
+
+EXAMPLES = r'''
+- name: What option 2 will dump from the old server
+  wabiz.migration.db_info:
+    engine: mysql
+    login_host: db-old.example.com
+    login_user: root
+    login_password: "{{ vault_old_db_password }}"
+    exclude: [waweb]
+  register: old_dbs
+
+- name: Verify a restore table by table
+  wabiz.migration.db_info:
+    engine: pgsql
+    login_port: 5432
+    login_password: "{{ vault_new_db_password }}"
+    include: "{{ old_dbs.names }}"
+    checksums: true
+  register: new_dbs
+'''
+
+RETURN = r'''
+names:
+  description: The chosen databases, sorted.
+  returned: success
+  type: list
+  elements: str
+  sample: [wacore, wamessages_0, waweb]
+databases:
+  description: Per database, C(size_bytes) and C(tables) with C(rows) and C(checksum) per table.
+  returned: success
+  type: dict
+  sample: {wacore: {size_bytes: 1114112, tables: {callbacks: {rows: 250, checksum: "1737460121"}}}}
+total_size_bytes:
+  description: Sum of the chosen databases' sizes.
+  returned: success
+  type: int
+server_version:
+  description: The server's version string.
+  returned: success
+  type: str
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError, Server, db_argument_spec
+
+
+def main():
+    spec = db_argument_spec()
+    spec.update(name_prefix=dict(type='str', default=''), include=dict(type='list', elements='str'),
+                exclude=dict(type='list', elements='str'), row_counts=dict(type='bool', default=True),
+                checksums=dict(type='bool', default=False), allow_empty=dict(type='bool', default=False))
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    params = module.params
+    server = Server.from_module(module)
+    try:
+        names = server.select(params['name_prefix'], params['include'], params['exclude'])
+        if not names and not params['allow_empty']:
+            module.fail_json(msg='No database on the %s matches prefix %r%s' % (
+                server.describe(), params['name_prefix'],
+                ' without %s' % ', '.join(params['exclude']) if params['exclude'] else ''))
+        databases = dict((name, server.inventory(name, params['row_counts'], params['checksums'])) for name in names)
+        version = server.version()
+    except DbError as exc:
+        module.fail_json(msg=str(exc))
+    finally:
+        server.close()
+    module.exit_json(changed=False, names=names, databases=databases, server_version=version,
+                     total_size_bytes=sum(d['size_bytes'] for d in databases.values()))
+
+
+if __name__ == '__main__':
+    main()

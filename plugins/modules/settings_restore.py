@@ -1,0 +1,114 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: settings_restore
+short_description: Restore settings, registration and keys onto an On-Premises client
+version_added: 0.1.0
+description:
+  - Calls C(POST /v1/settings/restore) with data made by M(wabiz.migration.settings_backup) and its password.
+  - The target must run and must not be registered yet; after the restore it initialises itself with the
+    restored number. A registered client is left alone unless O(force=true), because restoring onto it
+    stops it until its containers are restarted.
+  - A wrong password or damaged data fails with a clear message and changes nothing on the client.
+author:
+  - wabiz.migration maintainers
+options:
+  password:
+    description: The password the backup was made with.
+    type: str
+    required: true
+  src:
+    description: File with the backup data.
+    type: path
+  data:
+    description: The backup data itself.
+    type: str
+  force:
+    description:
+      - Restore even when the client is already registered. The client then refuses all calls until its
+        containers are restarted.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - wabiz.migration.api
+  - wabiz.migration.api.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reads the client's health to decide whether a restore would happen; restores nothing.
+  diff_mode:
+    support: none
+notes:
+  - Exactly one of O(src) and O(data) is needed.
+  - Multiconnect setups restore only onto the same number of Masters and Coreapps as the backup was made on.
+'''
+
+EXAMPLES = r'''
+- name: Restore the old client's settings onto the new one
+  wabiz.migration.settings_restore:
+    api_url: https://wa-new.example.com:9090
+    api_password: "{{ vault_wa_admin_password }}"
+    ca_path: /etc/wabiz/new-ca.pem
+    password: "{{ vault_wa_backup_password }}"
+    src: /var/backups/wabiz/settings.backup
+'''
+
+RETURN = r'''
+registered_before:
+  description: Whether the client was registered before this task.
+  returned: always
+  type: bool
+restart_required:
+  description: Whether the client's containers must be restarted (a forced restore onto a registered client).
+  returned: always
+  type: bool
+'''
+
+from ansible_collections.wabiz.migration.plugins.module_utils._module import ApiModule
+
+BAD_BACKUP = ('The backup password does not match this backup, or the data is damaged, or it was made on a '
+              'setup with another number of Masters and Coreapps. Nothing was changed on the client.')
+
+
+def statuses(health):
+    if 'gateway_status' in health:
+        return [health['gateway_status']]
+    return [node.get('gateway_status') for node in health.values() if isinstance(node, dict)]
+
+
+def main():
+    wa = ApiModule(dict(password=dict(type='str', required=True, no_log=True), src=dict(type='path'),
+                        data=dict(type='str', no_log=True), force=dict(type='bool', default=False)),
+                   mutually_exclusive=[('src', 'data')], required_one_of=[('src', 'data')],
+                   supports_check_mode=True)
+    params = wa.params
+    data = params['data']
+    if params['src']:
+        try:
+            with open(params['src'], 'r') as handle:
+                data = handle.read().strip()
+        except (IOError, OSError) as exc:
+            wa.module.fail_json(msg='Cannot read the backup file %s: %s' % (params['src'], exc))
+    if not data:
+        wa.module.fail_json(msg='The backup data is empty')
+    wa.secret(data)
+
+    health = wa.call('GET', '/v1/health').get('health', {})
+    registered = any(status and status != 'unregistered' for status in statuses(health))
+    if registered and not params['force']:
+        wa.exit(changed=False, registered_before=True, restart_required=False,
+                msg='The client is already registered: nothing restored (force=true restores and stops it).')
+    if not wa.module.check_mode:
+        wa.call('POST', '/v1/settings/restore', {'password': params['password'], 'data': data},
+                hints={1009: BAD_BACKUP, 1014: BAD_BACKUP})
+    wa.exit(changed=True, registered_before=registered, restart_required=registered)
+
+
+if __name__ == '__main__':
+    main()

@@ -107,10 +107,35 @@ def docker_engine():
     shutil.rmtree(logdir, ignore_errors=True)
 
 
-@pytest.fixture(scope="module", params=TOPOLOGIES, ids=["%s-%s" % (e, "single" if s == 0 else "%dshards" % s)
-                                                        for e, s in TOPOLOGIES])
-def lab(request, docker_engine):  # pylint: disable=unused-argument
-    """A seeded lab per engine and topology, shared by the tests of one module."""
-    instance = start_lab(*request.param)
-    yield instance
-    stop_lab(instance)
+def lab_fixture(topologies, messages=300):
+    """A module-scoped fixture with one seeded lab per (engine, shards), shared by a module's tests."""
+    ids = ["%s-%s" % (e, "single" if s == 0 else "%dshards" % s) for e, s in topologies]
+
+    @pytest.fixture(scope="module", params=topologies, ids=ids, name="lab")
+    def fixture(request, docker_engine):  # pylint: disable=unused-argument
+        instance = start_lab(*request.param, messages=messages)
+        yield instance
+        stop_lab(instance)
+    return fixture
+
+
+lab = lab_fixture(TOPOLOGIES)
+
+
+def ansible_playbook(playbook, inventory, *args, env=None):
+    """Run ansible-playbook from the venv with this checkout as wabiz.migration; returns (rc, output)."""
+    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory, playbook] + list(args)
+    environment = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_FORCE_COLOR="0",
+                       ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0",
+                       **(env or {}))
+    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment,
+                            check=False)
+    return result.returncode, result.stdout
+
+
+def known_secrets(lab_instance):
+    """Every secret the lab made, for the scans that prove none leaked."""
+    state = lab_instance.state
+    values = [state["admin_password"], state["backup_password"], state["pin"], state["api_user_password"],
+              state["api_user_token"]] + [s["db_password"] for s in state["setups"].values()]
+    return [v for v in values if v]

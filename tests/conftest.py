@@ -12,7 +12,7 @@ import tempfile
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LAB = os.path.join(ROOT, "tests", "lab", "lab")
+LAB = os.path.join(ROOT, "tests", "lab", "lab.py")
 
 # The checkout as ansible_collections/wabiz/migration, for imports, ansible-playbook and ansible-test.
 COLLECTIONS = tempfile.mkdtemp(prefix="wabiz-collections-", dir="/var/tmp")

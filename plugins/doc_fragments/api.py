@@ -63,8 +63,7 @@ notes:
     ATTRIBUTES = r'''
 attributes:
   platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
+    support: full
     platforms: posix
   action_group:
     description: Use C(group/wabiz.migration.api) in C(module_defaults) to set the connection options once.

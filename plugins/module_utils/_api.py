@@ -65,9 +65,7 @@ class ApiError(Exception):
             return '%s %s: no answer (%s)' % (self.method, self.url, self.reason)
         text = '%s %s returned HTTP %s' % (self.method, self.url, self.status)
         if self.errors:
-            text += ': ' + '; '.join('%s %s%s' % (e.get('code'), e.get('title', ''),
-                                                 ' (%s)' % e['details'] if e.get('details') else '')
-                                     for e in self.errors)
+            text += ': ' + '; '.join(_describe_error(e) for e in self.errors)
         elif self.reason:
             text += ': %s' % self.reason
         return text
@@ -75,6 +73,11 @@ class ApiError(Exception):
     def fail_kwargs(self, hint=None):
         msg = self.describe() if hint is None else '%s. %s' % (self.describe(), hint)
         return dict(msg=msg, method=self.method, url=self.url, status=self.status, errors=self.errors)
+
+
+def _describe_error(error):
+    details = ' (%s)' % error['details'] if error.get('details') else ''
+    return '%s %s%s' % (error.get('code'), error.get('title', ''), details)
 
 
 def parse_expiry(text):

@@ -17,7 +17,7 @@ description:
   - O(state=absent) resets every setting to the client's defaults with C(DELETE).
   - Without O(settings) and with O(state=present), only reads.
 author:
-  - wabiz.migration maintainers
+  - wabiz.migration maintainers (@wabiz)
 options:
   settings:
     description:
@@ -32,6 +32,7 @@ options:
     choices: [present, absent]
     default: present
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - wabiz.migration.api
   - wabiz.migration.api.attributes
 attributes:
@@ -103,8 +104,8 @@ def read(wa):
 
 
 def main():
-    wa = ApiModule(dict(settings=dict(type='dict', default={}), state=dict(type='str', choices=['present', 'absent'],
-                                                                          default='present')),
+    wa = ApiModule(dict(settings=dict(type='dict', default={}),
+                        state=dict(type='str', choices=['present', 'absent'], default='present')),
                    supports_check_mode=True)
     params = wa.params
     before = read(wa)

@@ -17,7 +17,7 @@ description:
     restore can be verified against the source and a dump sized before any downtime.
   - Reads only; the server is never changed.
 author:
-  - wabiz.migration maintainers
+  - wabiz.migration maintainers (@wabiz)
 requirements:
   - PyMySQL (O(engine=mysql)) or psycopg2 (O(engine=pgsql)) on the host that runs the module.
 options:
@@ -69,17 +69,18 @@ options:
     description:
       - Compute a content checksum of every table (C(CHECKSUM TABLE) on MySQL/MariaDB; on PostgreSQL sums of
         per-row md5 slices). Equal data on two servers of the same engine and version gives equal checksums.
-      - Reads every row: on large databases this takes about as long as a dump.
+      - Reads every row, so on large databases this takes about as long as a dump.
     type: bool
     default: false
   allow_empty:
     description: Succeed when no database matches, instead of failing.
     type: bool
     default: false
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
+    support: full
     platforms: posix
   check_mode:
     support: full

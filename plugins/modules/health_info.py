@@ -15,10 +15,10 @@ description:
     role, and the number of Masters and Coreapps.
   - With O(wait_for), polls until the client is in that state or O(timeout) passes, then fails naming the
     nodes that are not.
-  - With O(expected_masters) and O(expected_coreapps), fails when the topology differs: a migration needs
+  - With O(expected_masters) and O(expected_coreapps), fails when the topology differs. A migration needs
     exactly as many Masters and Coreapps on the new setup as on the old.
 author:
-  - wabiz.migration maintainers
+  - wabiz.migration maintainers (@wabiz)
 options:
   wait_for:
     description:
@@ -47,6 +47,7 @@ options:
     description: With O(wait_for=connected) on multiconnect, the number of Coreapps that must be connected.
     type: int
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - wabiz.migration.api
   - wabiz.migration.api.attributes
 attributes:
@@ -225,8 +226,7 @@ def main():
             break
         if time.time() - started >= params['timeout']:
             if last_error is not None:
-                wa.module.fail_json(msg='Health did not answer within %ss: %s' % (params['timeout'], last_error),
-                                    **last_error.fail_kwargs())
+                wa.module.fail_json(**last_error.fail_kwargs('No health answer within %ss.' % params['timeout']))
             wa.module.fail_json(msg='The client did not become %s within %ss: %s'
                                     % (params['wait_for'], params['timeout'], describe_unhealthy(summary)), **summary)
         time.sleep(params['interval'])

@@ -19,7 +19,7 @@ description:
   - The successful result is hidden from every log and callback, because it holds the token; the
     registered variable keeps it for later tasks.
 author:
-  - wabiz.migration maintainers
+  - wabiz.migration maintainers (@wabiz)
 options:
   new_password:
     description:
@@ -33,6 +33,7 @@ options:
     type: int
     default: 0
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - wabiz.migration.api
   - wabiz.migration.api.attributes
 attributes:

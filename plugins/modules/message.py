@@ -15,7 +15,7 @@ description:
     after a migration.
   - Every run sends a new message.
 author:
-  - wabiz.migration maintainers
+  - wabiz.migration maintainers (@wabiz)
 options:
   to:
     description: Recipient's phone number or WhatsApp id (digits, an optional leading C(+)).
@@ -30,6 +30,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - wabiz.migration.api
   - wabiz.migration.api.attributes
 attributes:

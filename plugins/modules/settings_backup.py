@@ -17,7 +17,7 @@ description:
     directory, then a rename), and returns its SHA-256 checksum; or returns the data itself.
   - The client must be registered and running.
 author:
-  - wabiz.migration maintainers
+  - wabiz.migration maintainers (@wabiz)
 options:
   password:
     description:
@@ -40,6 +40,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - wabiz.migration.api
   - wabiz.migration.api.attributes
 attributes:

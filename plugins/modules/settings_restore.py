@@ -17,7 +17,7 @@ description:
     stops it until its containers are restarted.
   - A wrong password or damaged data fails with a clear message and changes nothing on the client.
 author:
-  - wabiz.migration maintainers
+  - wabiz.migration maintainers (@wabiz)
 options:
   password:
     description: The password the backup was made with.
@@ -36,6 +36,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - wabiz.migration.api
   - wabiz.migration.api.attributes
 attributes:

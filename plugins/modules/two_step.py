@@ -15,10 +15,10 @@ description:
     O(state=absent) turns two-step verification off with C(DELETE).
   - The migration guide suggests turning it off before a migration (so a forgotten PIN cannot block a
     re-registration) and on again afterwards.
-  - The API has no call that reads the two-step state, so the module cannot tell whether anything changes:
+  - The API has no call that reads the two-step state, so the module cannot tell whether anything changes;
     it always reports a change.
 author:
-  - wabiz.migration maintainers
+  - wabiz.migration maintainers (@wabiz)
 options:
   state:
     description: Whether two-step verification is on.
@@ -29,6 +29,7 @@ options:
     description: The six-digit PIN. Required with O(state=present).
     type: str
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - wabiz.migration.api
   - wabiz.migration.api.attributes
 attributes:

@@ -174,8 +174,9 @@ def test_two_step(admin, lab):
 def test_messages_are_stored_on_the_shard_of_the_recipient(lab, admin, user):
     setup = lab.setup("old")
     to = "4915177700011"
-    reply = ok(user.request("POST", "/v1/messages", {"to": to, "type": "text", "recipient_type": "individual",
-                                                      "preview_url": False, "text": {"body": "Grüße 👋"}}), 201)
+    body = {"to": to, "type": "text", "recipient_type": "individual", "preview_url": False,
+            "text": {"body": "Grüße 👋"}}
+    reply = ok(user.request("POST", "/v1/messages", body), 201)
     message_id = reply["messages"][0]["id"]
     assert re.fullmatch(r"gBEG[\w-]+", message_id)
     shard = zlib.crc32(to.encode()) % setup["shards"] if setup["shards"] else 0
@@ -199,8 +200,7 @@ def test_messages_are_stored_on_the_shard_of_the_recipient(lab, admin, user):
 
 
 def test_contacts(user):
-    reply = ok(user.request("POST", "/v1/contacts", {"blocking": "wait",
-                                                      "contacts": ["+1 631 555 1001", "12"]}))
+    reply = ok(user.request("POST", "/v1/contacts", {"blocking": "wait", "contacts": ["+1 631 555 1001", "12"]}))
     assert reply["contacts"] == [{"input": "+1 631 555 1001", "status": "valid", "wa_id": "16315551001"},
                                  {"input": "12", "status": "invalid"}]
     assert error(user.request("POST", "/v1/contacts", {"blocking": "wait"})) == (
@@ -319,8 +319,8 @@ def test_fresh_client_first_login_registration_and_restore(lab, admin):
         new.wait_health(shards=lab.setup("new")["shards"] or None, timeout=60)
 
         # Bad logins from one address are rate limited (last: it blocks this client's address for a while).
-        for _ in range(10):
-            assert error(new.request("POST", "/v1/users/login", auth=("admin", "Wrong#Pass1")))[:2] == (401, 1005)
+        for attempt in range(10):
+            assert error(new.request("POST", "/v1/users/login", auth=("admin", "Wrong#Pass1")))[:2] == (401, 1005), attempt
         assert error(new.request("POST", "/v1/users/login", auth=("admin", STRONG))) == (
             429, 1015, "Rate limiting exceeded on bad login attempts")
     finally:

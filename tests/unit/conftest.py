@@ -72,7 +72,7 @@ class ModuleExit(Exception):
 
 @pytest.fixture
 def run_module(monkeypatch):
-    """run_module(module, args) -> (result dict, failed bool)."""
+    """run_module(module, args) -> the result, with ``failed`` set as fail_json would."""
     def exit_json(self, **kwargs):
         raise ModuleExit(kwargs, False)
 
@@ -98,7 +98,7 @@ def run_module(monkeypatch):
                 monkeypatch.setattr(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode())
                 module.main()
         except ModuleExit as done:
-            return done.result, done.failed
+            return dict(done.result, failed=done.failed)
         raise AssertionError("the module returned without exit_json or fail_json")
 
     return run

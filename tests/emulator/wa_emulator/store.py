@@ -200,7 +200,7 @@ class Store:
         types = _TYPES[self.engine]
         cols = []
         for col, kind in columns:
-            base, _, size = kind.partition(":")
+            base, size = (kind.split(":") + [""])[:2]
             sql_type = types[base] % size if size else types[base]
             cols.append("%s %s" % (col, sql_type))
         if pkey:

@@ -101,7 +101,7 @@ class WebApp:
             except Exception:  # pylint: disable=broad-except
                 pass  # created by a concurrent start
         if not self.jwt_key:
-            self.jwt_key = self._stored_secret("jwt", "jwt_key", lambda: (os.urandom(32).hex(), "", "")).encode()
+            self.jwt_key = self._stored_secret("jwt", "jwt_key", lambda: (os.urandom(32).hex(), "")).encode()
         cert = self._stored_secret(self.config.web_servername, "self_signed", self._new_certificate,
                                    with_ca=True)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -118,14 +118,14 @@ class WebApp:
 
     def _new_certificate(self):
         ca_pem, cert_pem, key_pem = self_signed(self.config.web_servername)
-        return cert_pem + key_pem, ca_pem, ""
+        return cert_pem + key_pem, ca_pem
 
     def _stored_secret(self, hostname, cert_type, make, with_ca=False):
         """A row of the certs table, created once; kept in the database so a restore carries it."""
         sql = "SELECT cert, ca_cert FROM certs WHERE hostname = %s AND cert_type = %s"
         row = self.store.query_one(self.db, sql, (hostname, cert_type))
         if row is None:
-            cert, ca_cert, _ = make()
+            cert, ca_cert = make()
             try:
                 self.store.execute(self.db, "INSERT INTO certs (hostname, cert, ca_cert, cert_type) "
                                             "VALUES (%s, %s, %s, %s)", (hostname, cert, ca_cert, cert_type))

@@ -35,7 +35,7 @@ def strong_password():
     """Meets the web app's complexity rule; alphabet kept shell- and YAML-safe."""
     pools = [string.ascii_lowercase, string.ascii_uppercase, string.digits, "#%+-_."]
     chars = [secrets.choice(pool) for pool in pools]
-    chars += [secrets.choice("".join(pools[:3])) for _ in range(16)]
+    chars += [secrets.choice(alphabet) for alphabet in ["".join(pools[:3])] * 16]
     secrets.SystemRandom().shuffle(chars)
     return "".join(chars)
 

@@ -106,7 +106,7 @@ def _bulk_messages(state, setup, count, numbers, payloads, rng):
         for start in range(0, count, batch):
             per_shard = {s: [] for s in range(shards)}
             callbacks = []
-            for _ in range(min(batch, count - start)):
+            for _row in range(min(batch, count - start)):
                 wa_id = rng.choice(numbers)
                 message_id = "gBEG" + base64.urlsafe_b64encode(rng.randbytes(18)).decode()
                 from_me = rng.random() < 0.5

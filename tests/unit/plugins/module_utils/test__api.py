@@ -17,7 +17,8 @@ def client(**kwargs):
     sleeps = []
     kwargs.setdefault("password", "Pw#12345")
     api = WaApi(URL, username="admin", sleep=sleeps.append, **kwargs)
-    return api, sleeps
+    api.sleeps = sleeps
+    return api
 
 
 def error_body(code, details=""):
@@ -26,7 +27,7 @@ def error_body(code, details=""):
 
 def test_logs_in_first_and_sends_bearer(server):
     server.add("POST", "/v1/users/login", 200, LOGIN).add("GET", "/v1/health", 200, {"health": {}})
-    api, _ = client(ca_path="/ca.pem")
+    api = client(ca_path="/ca.pem")
     assert api.request("GET", "/v1/health") == {"health": {}}
     login, health = server.requests
     assert login["headers"]["Authorization"].startswith("Basic ")
@@ -37,7 +38,7 @@ def test_logs_in_first_and_sends_bearer(server):
 def test_rejected_token_gets_exactly_one_new_login(server):
     server.add("GET", "/v1/health", 401, error_body(1005)).add("POST", "/v1/users/login", 200, LOGIN)
     server.add("GET", "/v1/health", 200, {"health": {"gateway_status": "connected"}})
-    api, _ = client(token="old")
+    api = client(token="old")
     assert api.request("GET", "/v1/health")["health"]["gateway_status"] == "connected"
 
     server.add("GET", "/v1/health", 401, error_body(1005)).add("POST", "/v1/users/login", 200, LOGIN)
@@ -49,19 +50,20 @@ def test_rejected_token_gets_exactly_one_new_login(server):
 
 def test_rejected_token_without_password_fails_at_once(server):
     server.add("GET", "/v1/health", 401, error_body(1005, "Token was revoked"))
-    api, _ = client(token="old", password=None)
+    api = client(token="old", password=None)
     with pytest.raises(ApiError) as failure:
         api.request("GET", "/v1/health")
     assert "HTTP 401" in str(failure.value) and "Token was revoked" in str(failure.value)
 
 
 def test_retries_5xx_with_backoff_then_reports_everything(server):
-    for _ in range(4):
+    for attempt in range(4):
+        assert attempt < 4
         server.add("GET", "/v1/health", 503, error_body(1016, "busy"))
-    api, sleeps = client(token="t")
+    api = client(token="t")
     with pytest.raises(ApiError) as failure:
         api.request("GET", "/v1/health")
-    assert sleeps == [1.0, 2.0, 4.0]
+    assert api.sleeps == [1.0, 2.0, 4.0]
     exc = failure.value
     assert (exc.method, exc.url, exc.status, exc.code) == ("GET", URL + "/v1/health", 503, 1016)
     assert str(exc) == "GET https://wa.example:9090/v1/health returned HTTP 503: 1016 t (busy)"
@@ -72,33 +74,34 @@ def test_429_honours_retry_after(server):
     body = error_body(1015)
     body["_headers"] = {"Retry-After": "7"}
     server.add("GET", "/v1/health", 429, body).add("GET", "/v1/health", 200, {"health": {}})
-    api, sleeps = client(token="t")
+    api = client(token="t")
     api.request("GET", "/v1/health")
-    assert sleeps == [7]
+    assert api.sleeps == [7]
 
 
 def test_connection_errors_are_retried_and_reported(server):
-    for _ in range(3):
+    for attempt in range(3):
+        assert attempt < 3
         server.fail_with(urllib.error.URLError(ConnectionRefusedError(111, "Connection refused")))
-    api, sleeps = client(token="t", retries=2)
+    api = client(token="t", retries=2)
     with pytest.raises(ApiError) as failure:
         api.request("GET", "/v1/health")
     assert failure.value.status is None and "Connection refused" in str(failure.value)
-    assert sleeps == [1.0, 2.0]
+    assert api.sleeps == [1.0, 2.0]
 
 
 def test_untrusted_certificate_is_not_retried(server):
     server.fail_with(urllib.error.URLError(ssl.SSLCertVerificationError("CERTIFICATE_VERIFY_FAILED")))
-    api, sleeps = client(token="t")
+    api = client(token="t")
     with pytest.raises(ApiError) as failure:
         api.request("GET", "/v1/health")
     assert "not trusted" in str(failure.value) and "ca_path" in str(failure.value)
-    assert sleeps == []
+    assert api.sleeps == []
 
 
 def test_non_json_error_body(server):
     server.add("GET", "/v1/health", 502, b"<html>bad gateway</html>")
-    api, _ = client(token="t", retries=0)
+    api = client(token="t", retries=0)
     with pytest.raises(ApiError) as failure:
         api.request("GET", "/v1/health")
     assert "bad gateway" in str(failure.value)
@@ -106,14 +109,14 @@ def test_non_json_error_body(server):
 
 def test_login_with_new_password_keeps_it(server):
     server.add("POST", "/v1/users/login", 200, LOGIN)
-    api, _ = client(password="secret")
+    api = client(password="secret")
     api.login(new_password="New#Passw0rd")
     assert server.requests[0]["body"] == {"new_password": "New#Passw0rd"}
     assert api.password == "New#Passw0rd" and api.token == "tok-1"
 
 
 def test_no_password_no_token():
-    api, _ = client(password=None)
+    api = client(password=None)
     with pytest.raises(ApiError, match="no api_password"):
         api.request("GET", "/v1/health")
 

@@ -23,24 +23,24 @@ def test_patches_only_when_different_with_diff(server, run_module):
     server.add("GET", "/v1/settings/application", 200, reply(CURRENT))
     server.add("PATCH", "/v1/settings/application", 200, {})
     server.add("GET", "/v1/settings/application", 200, reply(app_settings.merged(CURRENT, new)))
-    result, failed = run_module(app_settings, dict(BASE, settings=new, _ansible_diff=True))
-    assert not failed and result["changed"] and server.requests[1]["body"] == new
+    result = run_module(app_settings, dict(BASE, settings=new, _ansible_diff=True))
+    assert not result["failed"] and result["changed"] and server.requests[1]["body"] == new
     assert result["diff"]["before"]["webhooks"]["url"] == "https://old/hook"
     assert result["diff"]["after"]["webhooks"]["url"] == "https://new/hook"
 
     server.add("GET", "/v1/settings/application", 200, reply(app_settings.merged(CURRENT, new)))
-    result, _ = run_module(app_settings, dict(BASE, settings=new))
+    result = run_module(app_settings, dict(BASE, settings=new))
     assert not result["changed"]
 
 
 def test_check_mode_patches_nothing(server, run_module):
     server.add("GET", "/v1/settings/application", 200, reply(CURRENT))
-    result, _ = run_module(app_settings, dict(BASE, settings={"heartbeat_interval": 9}, _ansible_check_mode=True))
+    result = run_module(app_settings, dict(BASE, settings={"heartbeat_interval": 9}, _ansible_check_mode=True))
     assert result["changed"] and result["settings"]["heartbeat_interval"] == 9 and len(server.requests) == 1
 
 
 def test_absent_resets(server, run_module):
     server.add("GET", "/v1/settings/application", 200, reply(CURRENT)).add("DELETE", "/v1/settings/application")
     server.add("GET", "/v1/settings/application", 200, reply({"webhooks": {"url": ""}}))
-    result, _ = run_module(app_settings, dict(BASE, state="absent"))
+    result = run_module(app_settings, dict(BASE, state="absent"))
     assert result["changed"] and result["settings"] == {"webhooks": {"url": ""}}

@@ -8,8 +8,8 @@ from ansible_collections.wabiz.migration.plugins.modules import db_info
 
 def test_missing_driver(run_module, monkeypatch):
     monkeypatch.setattr(_db, "pymysql", None)
-    result, failed = run_module(db_info, {"engine": "mysql", "login_password": "x"})
-    assert failed and "PyMySQL" in result["msg"]
+    result = run_module(db_info, {"engine": "mysql", "login_password": "x"})
+    assert result["failed"] and "PyMySQL" in result["msg"]
 
 
 class Listing(_db.Server):

@@ -9,32 +9,32 @@ CHANGE = {"errors": [{"code": 1024, "title": "Password change required", "detail
 
 def test_first_login_changes_the_password(server, run_module):
     server.add("POST", "/v1/users/login", 401, CHANGE).add("POST", "/v1/users/login", 200, FUTURE)
-    result, failed = run_module(login, dict(BASE, new_password="New#Passw0rd"))
-    assert not failed and result["changed"] and result["password_changed"] and result["token"] == "tok"
+    result = run_module(login, dict(BASE, new_password="New#Passw0rd"))
+    assert not result["failed"] and result["changed"] and result["password_changed"] and result["token"] == "tok"
     assert server.requests[1]["body"] == {"new_password": "New#Passw0rd"}
 
 
 def test_change_required_without_new_password_says_what_to_do(server, run_module):
     server.add("POST", "/v1/users/login", 401, CHANGE)
-    result, failed = run_module(login, BASE)
-    assert failed and "set new_password" in result["msg"] and result["status"] == 401
+    result = run_module(login, BASE)
+    assert result["failed"] and "set new_password" in result["msg"] and result["status"] == 401
 
 
 def test_rerun_after_the_change_logs_in_with_the_new_password(server, run_module):
     server.add("POST", "/v1/users/login", 401, {"errors": [{"code": 1005, "title": "Access denied"}]})
     server.add("POST", "/v1/users/login", 200, FUTURE)
-    result, failed = run_module(login, dict(BASE, new_password="New#Passw0rd"))
-    assert not failed and not result["changed"]
+    result = run_module(login, dict(BASE, new_password="New#Passw0rd"))
+    assert not result["failed"] and not result["changed"]
     assert server.requests[1]["headers"]["Authorization"] != server.requests[0]["headers"]["Authorization"]
 
 
 def test_min_validity(server, run_module):
     server.add("POST", "/v1/users/login", 200, {"users": [{"token": "t", "expires_after": "2000-01-01 00:00:00+00:00"}]})
-    result, failed = run_module(login, dict(BASE, min_validity=60))
-    assert failed and "sooner than min_validity 60 s" in result["msg"] and "token" not in result
+    result = run_module(login, dict(BASE, min_validity=60))
+    assert result["failed"] and "sooner than min_validity 60 s" in result["msg"] and "token" not in result
 
 
 def test_check_mode_never_changes_the_password(server, run_module):
     server.add("POST", "/v1/users/login", 401, CHANGE)
-    result, failed = run_module(login, dict(BASE, new_password="New#Passw0rd", _ansible_check_mode=True))
-    assert not failed and result["changed"] and len(server.requests) == 1
+    result = run_module(login, dict(BASE, new_password="New#Passw0rd", _ansible_check_mode=True))
+    assert not result["failed"] and result["changed"] and len(server.requests) == 1

@@ -13,8 +13,8 @@ DATA = "V0FCMWVuY3J5cHRlZA=="
 def test_writes_a_private_file_and_its_checksum(server, run_module, tmp_path):
     server.add("POST", "/v1/settings/backup", 200, {"settings": {"data": DATA}})
     dest = str(tmp_path / "settings.backup")
-    result, failed = run_module(settings_backup, dict(BASE, dest=dest))
-    assert not failed and result["changed"]
+    result = run_module(settings_backup, dict(BASE, dest=dest))
+    assert not result["failed"] and result["changed"]
     assert open(dest).read() == DATA
     assert stat.S_IMODE(os.stat(dest).st_mode) == 0o600
     assert result["checksum"] == hashlib.sha256(DATA.encode()).hexdigest() and "data" not in result
@@ -25,26 +25,26 @@ def test_writes_a_private_file_and_its_checksum(server, run_module, tmp_path):
 def test_force_false_keeps_an_existing_backup(server, run_module, tmp_path):
     dest = tmp_path / "settings.backup"
     dest.write_text(DATA)
-    result, failed = run_module(settings_backup, dict(BASE, dest=str(dest), force=False))
-    assert not failed and not result["changed"] and server.requests == []
+    result = run_module(settings_backup, dict(BASE, dest=str(dest), force=False))
+    assert not result["failed"] and not result["changed"] and server.requests == []
     assert result["checksum"] == hashlib.sha256(DATA.encode()).hexdigest()
 
 
 def test_check_mode_writes_nothing(server, run_module, tmp_path):
     dest = tmp_path / "settings.backup"
-    result, failed = run_module(settings_backup, dict(BASE, dest=str(dest), _ansible_check_mode=True))
+    result = run_module(settings_backup, dict(BASE, dest=str(dest), _ansible_check_mode=True))
     assert result["changed"] and not dest.exists() and server.requests == []
 
 
 def test_return_content_and_unusable_data(server, run_module):
     server.add("POST", "/v1/settings/backup", 200, {"settings": {"data": DATA}})
-    result, _ = run_module(settings_backup, dict(BASE, return_content=True))
+    result = run_module(settings_backup, dict(BASE, return_content=True))
     assert result["data"] == DATA
     server.add("POST", "/v1/settings/backup", 200, {"settings": {"data": "not base64!"}})
-    result, failed = run_module(settings_backup, dict(BASE, return_content=True))
-    assert failed and "no usable data" in result["msg"]
+    result = run_module(settings_backup, dict(BASE, return_content=True))
+    assert result["failed"] and "no usable data" in result["msg"]
 
 
 def test_missing_directory(server, run_module, tmp_path):
-    result, failed = run_module(settings_backup, dict(BASE, dest=str(tmp_path / "nope" / "x")))
-    assert failed and "does not exist" in result["msg"]
+    result = run_module(settings_backup, dict(BASE, dest=str(tmp_path / "nope" / "x")))
+    assert result["failed"] and "does not exist" in result["msg"]

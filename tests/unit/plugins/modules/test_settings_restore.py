@@ -8,23 +8,23 @@ UNREGISTERED = {"health": {"h:1": {"gateway_status": "unregistered", "role": "co
 
 def test_restores_onto_an_unregistered_client(server, run_module):
     server.add("GET", "/v1/health", 200, UNREGISTERED).add("POST", "/v1/settings/restore", 200, {})
-    result, failed = run_module(settings_restore, BASE)
-    assert not failed and result["changed"] and not result["restart_required"]
+    result = run_module(settings_restore, BASE)
+    assert not result["failed"] and result["changed"] and not result["restart_required"]
     assert server.requests[1]["body"] == {"password": "Backup#1", "data": "eA=="}
 
 
 def test_leaves_a_registered_client_alone(server, run_module):
     server.add("GET", "/v1/health", 200, {"health": {"gateway_status": "connected"}})
-    result, failed = run_module(settings_restore, BASE)
-    assert not failed and not result["changed"] and len(server.requests) == 1
+    result = run_module(settings_restore, BASE)
+    assert not result["failed"] and not result["changed"] and len(server.requests) == 1
 
 
 def test_wrong_password_explains(server, run_module):
     server.add("GET", "/v1/health", 200, UNREGISTERED)
     server.add("POST", "/v1/settings/restore", 400, {"errors": [{"code": 1009, "title": "Parameter value is not valid",
                                                                  "details": "Unable to decrypt backup data"}]})
-    result, failed = run_module(settings_restore, dict(BASE, retries=0))
-    assert failed and "password does not match" in result["msg"] and result["errors"][0]["code"] == 1009
+    result = run_module(settings_restore, dict(BASE, retries=0))
+    assert result["failed"] and "password does not match" in result["msg"] and result["errors"][0]["code"] == 1009
 
 
 def test_reads_src_and_check_mode(server, run_module, tmp_path):
@@ -32,5 +32,5 @@ def test_reads_src_and_check_mode(server, run_module, tmp_path):
     src.write_text("eA==\n")
     server.add("GET", "/v1/health", 200, UNREGISTERED)
     args = {k: v for k, v in BASE.items() if k != "data"}
-    result, failed = run_module(settings_restore, dict(args, src=str(src), _ansible_check_mode=True))
-    assert not failed and result["changed"] and len(server.requests) == 1
+    result = run_module(settings_restore, dict(args, src=str(src), _ansible_check_mode=True))
+    assert not result["failed"] and result["changed"] and len(server.requests) == 1

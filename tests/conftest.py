@@ -1,7 +1,6 @@
 """Fixtures shared by the suites that need a running lab (real databases, real Docker engine)."""
 
 import atexit
-import itertools
 import json
 import os
 import shutil
@@ -23,7 +22,7 @@ sys.path[:0] = [os.path.join(ROOT, "tests", "lab"), os.path.join(ROOT, "tests", 
 
 # (engine, shards): shards 0 is a single instance, 2 a multiconnect setup with 2 shards.
 TOPOLOGIES = [("mysql", 0), ("mysql", 2), ("pgsql", 0), ("pgsql", 2)]
-_port_bases = itertools.count(22000, 2000)
+_port_bases = iter(range(22000, 62001, 2000))  # a lab spans two blocks of 1000 ports
 
 
 class Lab:
@@ -76,11 +75,20 @@ class Lab:
         return dbserver.connect(setup["engine"], setup["db_port"], setup["db_password"], dbname)
 
 
+def free_port_base():
+    """The next port base whose web and database ports nobody else uses on this machine."""
+    from lablib import dbserver
+    for base in _port_bases:
+        if not any(dbserver.port_open(base + offset + port) for offset in (0, 1000) for port in (306, 432, 443, 500)):
+            return base
+    raise AssertionError("no free port base")
+
+
 def start_lab(engine, shards, messages=300):
     workdir = tempfile.mkdtemp(prefix="wabiz-test-", dir="/var/tmp")
     name = "t%s" % os.path.basename(workdir).rsplit("-", 1)[-1].lower()
     lab = Lab(workdir, name)
-    result = lab.run("up", "--engine", engine, "--shards", str(shards), "--port-base", str(next(_port_bases)),
+    result = lab.run("up", "--engine", engine, "--shards", str(shards), "--port-base", str(free_port_base()),
                      "--name", name, check=False)
     if result.returncode != 0:
         shutil.rmtree(workdir, ignore_errors=True)

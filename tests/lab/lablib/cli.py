@@ -90,6 +90,9 @@ def cmd_up(args):
     os.makedirs(workdir, exist_ok=True)
     os.chmod(workdir, 0o711)
     state = new_state(args)
+    busy = [port for port in lab_ports(state) if dbserver.port_open(port)]
+    if busy:
+        raise LabError("127.0.0.1 ports %s are in use: pick another --port-base" % ", ".join(map(str, busy)))
     save(state)
     started = time.time()
     try:
@@ -113,6 +116,17 @@ def cmd_up(args):
         os.unlink(os.path.join(workdir, STATE))
         raise
     log("old setup registered and serving at %s (%.1fs)" % (state["setups"]["old"]["url"], time.time() - started))
+
+
+def lab_ports(state):
+    """Every port the lab's servers and containers will listen on."""
+    ports = []
+    for setup in state["setups"].values():
+        ports += [setup["web_port"], setup["db_port"]]
+        for index in range(len(compose.services(setup["shards"]))):
+            base = compose.node_base_port(setup["port_base"], index)
+            ports += range(base, base + 4)
+    return ports
 
 
 def start_database(setup):

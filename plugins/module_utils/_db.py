@@ -107,6 +107,13 @@ class Server(object):
             cur.execute(sql, params)
             return cur.fetchall()
 
+    def execute(self, sql, params=None, dbname=None):
+        with self.connection(dbname).cursor() as cur:
+            cur.execute(sql, params)
+
+    def drop_database(self, dbname):
+        self.execute('DROP DATABASE %s' % self.quote(dbname))
+
     def quote(self, name):
         if self.engine == 'mysql':
             return '`%s`' % name.replace('`', '``')
@@ -194,3 +201,12 @@ class Server(object):
                 entry['checksum'] = self.checksum(dbname, schema, table)
             tables[self.label(schema, table)] = entry
         return {'size_bytes': self.size(dbname), 'tables': tables}
+
+
+def inventory_of(server, databases, checksums):
+    """Tables, row counts and checksums of ``databases``, on connections of its own (safe beside a dump)."""
+    own = Server(server.engine, server.host, server.port, server.user, server.password, server.connect_timeout)
+    try:
+        return dict((d, own.inventory(d, True, checksums)) for d in databases)
+    finally:
+        own.close()

@@ -72,7 +72,8 @@ class Config:
         ports = env.get("COREAPP_EXTERNAL_PORTS", "6250,6251,6252,6253").replace("-", ",").split(",")
         self.core_base_port = int(ports[0])
         self.node_id = "%s:%s" % (socket.gethostname(), container_id())
-        self.service_name = env.get("WA_EMU_SERVICE", self.role)
+        # How the cluster table names this node; the lab passes the compose service name.
+        self.service_name = env.get("WA_EMU_SERVICE", "%s:%d" % (self.core_hostname, self.core_base_port))
 
         self.web_db_name = self.db_prefix + env.get("WA_EMU_WEB_DB_NAME", "waweb")
         self.core_db_name = self.db_prefix + env.get("WA_EMU_CORE_DB_NAME", "wacore")

@@ -199,7 +199,9 @@ def write_inventory(state):
             "wa_db_name_prefix": setup["db_prefix"], "wa_compose_project": setup["project"],
             "wa_compose_dir": setup["compose_dir"], "wa_web_port": setup["web_port"],
             "wa_node_port_base": setup["port_base"] + compose.NODE_PORT_OFFSET,
-            "wa_images": state["images"], "wa_export_dir": setup["export_dir"],
+            "wa_images": state["images"], "wa_network_mode": "host",
+            "wa_web_volumes": ["%s:/export" % setup["export_dir"]],
+            "wabiz_backup_dir": os.path.join(state["workdir"], name, "backups"),
             "wa_topology": {"shards": setup["shards"],
                             "masters": 2 if setup["shards"] else 0,
                             "coreapps": setup["shards"] + 1 if setup["shards"] else 1},
@@ -207,7 +209,11 @@ def write_inventory(state):
     inventory = {"all": {"vars": {
         "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
         "wa_phone": state["phone"], "wa_backup_password": state["backup_password"], "wa_twostep_pin": state["pin"],
-        "wa_webhook_url": state["webhook_url"]}, "children": hosts}}
+        "wa_webhook_url": state["webhook_url"],
+        # The migration's settings (docs/variables.md) for a run on this lab.
+        "wabiz_work_dir": os.path.join(state["workdir"], "runs"), "wabiz_backup_password": state["backup_password"],
+        "wabiz_test_recipient": "+4915100000001", "wabiz_twostep_pin": state["pin"], "wabiz_twostep_disable": True,
+        "wabiz_webhook_url": state["webhook_url"]}, "children": hosts}}
     path = os.path.join(state["workdir"], "inventory.yml")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

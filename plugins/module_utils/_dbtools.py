@@ -1,0 +1,322 @@
+# -*- coding: utf-8 -*-
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Dump and restore pipelines with the engines' own tools, and the manifest that verifies a restore.
+
+Private to the collection. Passwords go only into 0600 option files (MySQL/MariaDB) or a 0600 PGPASSFILE
+(PostgreSQL) in a private temporary directory, never onto a command line. Every pipeline runs under
+``set -o pipefail`` so a failing dump fails the step even when the restore side succeeded.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+
+MANIFEST = 'manifest.json'
+MYSQL_DUMP_TOOLS = ('mariadb-dump', 'mysqldump')
+MYSQL_CLIENTS = ('mariadb', 'mysql')
+
+
+class ToolError(Exception):
+    pass
+
+
+class Endpoint(object):
+    def __init__(self, engine, host, port, user, password):
+        self.engine = engine
+        self.host = host
+        self.port = int(port)
+        self.user = user
+        self.password = password or ''
+
+    def same_server(self, other):
+        return (self.host, self.port) == (other.host, other.port)
+
+    def describe(self):
+        return '%s:%d' % (self.host, self.port)
+
+
+def _option_value(value):
+    return '"%s"' % str(value).replace('\\', '\\\\').replace('"', '\\"')
+
+
+def _pgpass_value(value):
+    return str(value).replace('\\', '\\\\').replace(':', '\\:')
+
+
+class Credentials(object):
+    """A private directory with one credentials file per endpoint; removed on exit."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix='wabiz-cred-')
+        os.chmod(self.dir, 0o700)
+        self._count = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _write(self, name, text):
+        path = os.path.join(self.dir, name)
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'w') as handle:
+            handle.write(text)
+        return path
+
+    def for_endpoint(self, endpoint):
+        """(extra command-line arguments, environment) that let the tools log in to ``endpoint``."""
+        self._count += 1
+        if endpoint.engine == 'mysql':
+            body = 'host=%s\nport=%d\nuser=%s\npassword=%s\n' % (endpoint.host, endpoint.port, _option_value(endpoint.user),
+                                                                _option_value(endpoint.password))
+            # [client] for mariadb/mysql and *-dump, [mydumper]/[myloader] for those.
+            path = self._write('my-%d.cnf' % self._count,
+                               ''.join('[%s]\n%s' % (group, body) for group in ('client', 'mydumper', 'myloader')))
+            return {'extra_file': path}, {}
+        path = self._write('pgpass-%d' % self._count, '%s:%d:*:%s:%s\n' % (
+            _pgpass_value(endpoint.host), endpoint.port, _pgpass_value(endpoint.user), _pgpass_value(endpoint.password)))
+        return {}, {'PGPASSFILE': path, 'PGHOST': endpoint.host, 'PGPORT': str(endpoint.port),
+                    'PGUSER': endpoint.user, 'PGCONNECT_TIMEOUT': '10'}
+
+
+def which(name):
+    for directory in os.environ.get('PATH', '/usr/bin:/bin').split(os.pathsep) + ['/usr/sbin', '/usr/bin']:
+        path = os.path.join(directory, name)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def version_of(executable):
+    try:
+        out = subprocess.run([executable, '--version'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             universal_newlines=True, timeout=30, check=False).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        return 'unknown (%s)' % exc
+    return out.strip().splitlines()[0] if out.strip() else 'unknown'
+
+
+def choose_tools(engine, method):
+    """The executables of a dump method: mysql ``mydumper``/``mysqldump``, pgsql ``pg_dump``; ``auto`` picks."""
+    if engine == 'pgsql':
+        if method not in ('auto', 'pg_dump'):
+            raise ToolError('method %s is not for PostgreSQL (use pg_dump)' % method)
+        tools = {'method': 'pg_dump', 'dump': which('pg_dump'), 'load': which('psql')}
+    else:
+        if method not in ('auto', 'mydumper', 'mysqldump'):
+            raise ToolError('method %s is not for MySQL/MariaDB (use mydumper or mysqldump)' % method)
+        if method in ('auto', 'mydumper') and which('mydumper') and which('myloader'):
+            tools = {'method': 'mydumper', 'dump': which('mydumper'), 'load': which('myloader')}
+        elif method == 'mydumper':
+            raise ToolError('mydumper and myloader are not installed (Debian package mydumper)')
+        else:
+            tools = {'method': 'mysqldump', 'dump': next(filter(None, map(which, MYSQL_DUMP_TOOLS)), None),
+                     'load': next(filter(None, map(which, MYSQL_CLIENTS)), None)}
+    missing = [role for role in ('dump', 'load') if not tools[role]]
+    if missing:
+        raise ToolError('the %s tools are missing (%s): install the database client tools (bindep.txt)'
+                        % (tools['method'], ', '.join(missing)))
+    tools['versions'] = {'dump': version_of(tools['dump']), 'load': version_of(tools['load'])}
+    return tools
+
+
+def client_major(version_text):
+    match = re.search(r'(\d+)\.(\d+)', version_text)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def run_script(script, args, env, what):
+    """Run a bash script with ``set -o pipefail``; raise ToolError with its stderr tail on failure."""
+    full_env = dict(os.environ, **env)
+    started = time.time()
+    proc = subprocess.run(['bash', '-c', 'set -euo pipefail\n' + script, 'wabiz'] + list(args),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env, universal_newlines=True,
+                          check=False)
+    if proc.returncode != 0:
+        raise ToolError('%s failed (exit %d): %s' % (what, proc.returncode, (proc.stderr or proc.stdout)[-2000:].strip()))
+    return time.time() - started
+
+
+def parallel(jobs, tasks):
+    """Run callables on ``jobs`` threads; the first error is raised after all have finished."""
+    results, errors, lock = {}, [], threading.Lock()
+    queue = list(tasks.items())
+
+    def worker():
+        while True:
+            with lock:
+                if not queue:
+                    return
+                name, task = queue.pop(0)
+            try:
+                value = task()
+                with lock:
+                    results[name] = value
+            except Exception as exc:  # the error is reported after the others finish
+                with lock:
+                    errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for dummy in range(max(1, min(jobs, len(queue))))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, 'rb') as handle:
+        for chunk in iter(lambda: handle.read(1024 * 1024), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def files_of(path):
+    """Every file of a dump (a file, or mydumper's directory), relative paths with sizes and checksums."""
+    if os.path.isfile(path):
+        return {os.path.basename(path): {'bytes': os.path.getsize(path), 'sha256': sha256_of(path)}}
+    out = {}
+    for root, dirs, names in os.walk(path):
+        dirs.sort()
+        for name in sorted(names):
+            full = os.path.join(root, name)
+            out[os.path.relpath(full, os.path.dirname(path))] = {'bytes': os.path.getsize(full),
+                                                                 'sha256': sha256_of(full)}
+    return out
+
+
+def write_manifest(directory, manifest):
+    path = os.path.join(directory, MANIFEST)
+    with open(os.open(path + '.tmp', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'w') as handle:
+        json.dump(manifest, handle, indent=2, sort_keys=True)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.rename(path + '.tmp', path)
+    return path
+
+
+def read_manifest(directory):
+    path = os.path.join(directory, MANIFEST)
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (IOError, OSError, ValueError) as exc:
+        raise ToolError('%s is not a readable dump manifest: %s' % (path, exc))
+
+
+def compare(expected, found):
+    """Differences between the manifest's databases and a fresh inventory of the target, as sentences."""
+    problems = []
+    for dbname, want in sorted(expected.items()):
+        have = found.get(dbname)
+        if have is None:
+            problems.append('database %s is missing' % dbname)
+            continue
+        missing = sorted(set(want['tables']) - set(have['tables']))
+        extra = sorted(set(have['tables']) - set(want['tables']))
+        if missing:
+            problems.append('%s: tables missing: %s' % (dbname, ', '.join(missing)))
+        if extra:
+            problems.append('%s: unexpected tables: %s' % (dbname, ', '.join(extra)))
+        for table in sorted(set(want['tables']) & set(have['tables'])):
+            for key in ('rows', 'checksum'):
+                if key in want['tables'][table] and want['tables'][table][key] != have['tables'][table].get(key):
+                    problems.append('%s.%s: %s %s on the source, %s after the restore' % (
+                        dbname, table, key, want['tables'][table][key], have['tables'][table].get(key)))
+    return problems
+
+
+# pipelines ------------------------------------------------------------------------------------------
+# Positional parameters carry paths and names; credentials reach the tools only through option files or
+# PGPASSFILE. SRC_* and DST_* hold the connection settings of the two ends.
+MYSQLDUMP_ARGS = '--single-transaction --quick --hex-blob --routines --triggers --events --databases'
+PG_DUMP_ARGS = '--no-password --create --no-owner --no-privileges'
+PSQL_ARGS = '-X -q --no-password -v ON_ERROR_STOP=1 -d postgres'
+PG_SRC = 'PGPASSFILE="$SRC_PGPASSFILE" PGHOST="$SRC_PGHOST" PGPORT="$SRC_PGPORT" PGUSER="$SRC_PGUSER"'
+PG_DST = 'PGPASSFILE="$DST_PGPASSFILE" PGHOST="$DST_PGHOST" PGPORT="$DST_PGPORT" PGUSER="$DST_PGUSER"'
+
+SCRIPTS = {
+    # (method, what): bash script; $1 database, $2 dump file or directory, $3 threads, $4 regex
+    ('mysqldump', 'dump'): '"$DUMP" --defaults-extra-file="$SRC_CNF" ' + MYSQLDUMP_ARGS + ' "$1" > "$2"',
+    ('mysqldump', 'load'): '"$LOAD" --defaults-extra-file="$DST_CNF" < "$2"',
+    ('mysqldump', 'copy'): ('"$DUMP" --defaults-extra-file="$SRC_CNF" ' + MYSQLDUMP_ARGS +
+                            ' "$1" | tee "$2" | "$LOAD" --defaults-extra-file="$DST_CNF"'),
+    ('pg_dump', 'dump'): PG_SRC + ' "$DUMP" ' + PG_DUMP_ARGS + ' "$1" > "$2"',
+    ('pg_dump', 'load'): PG_DST + ' "$LOAD" ' + PSQL_ARGS + ' -f "$2"',
+    ('pg_dump', 'copy'): (PG_SRC + ' "$DUMP" ' + PG_DUMP_ARGS + ' "$1" | tee "$2" | ' + PG_DST + ' "$LOAD" ' +
+                          PSQL_ARGS),
+    # mydumper works on all databases at once, into one directory, with its own threads.
+    ('mydumper', 'dump'): ('"$DUMP" --defaults-file="$SRC_CNF" --regex "$4" --outputdir "$2" --threads "$3" '
+                           '--rows 100000 --trx-consistency-only --triggers --events --routines'),
+    ('mydumper', 'load'): '"$LOAD" --defaults-file="$DST_CNF" --directory "$2" --threads "$3"',
+}
+
+
+class Transfer(object):
+    """One dump, load or copy of a set of databases with one method."""
+
+    def __init__(self, tools, credentials, source=None, target=None, jobs=2):
+        self.tools = tools
+        self.method = tools['method']
+        self.jobs = max(1, jobs)
+        self.env = {'DUMP': tools['dump'], 'LOAD': tools['load']}
+        for prefix, endpoint in (('SRC', source), ('DST', target)):
+            if endpoint is None:
+                continue
+            args, env = credentials.for_endpoint(endpoint)
+            if 'extra_file' in args:
+                self.env[prefix + '_CNF'] = args['extra_file']
+            for key, value in env.items():
+                self.env['%s_%s' % (prefix, key)] = value
+
+    def _run(self, what, dbname, path, regex=''):
+        return run_script(SCRIPTS[(self.method, what)], [dbname, path, str(self.jobs), regex], self.env,
+                          '%s of %s with %s' % (what, dbname or 'the databases', self.method))
+
+    def dump_path(self, directory, dbname=None):
+        if self.method == 'mydumper':
+            return os.path.join(directory, 'mydumper')
+        return os.path.join(directory, '%s.sql' % dbname)
+
+    def dump(self, directory, databases):
+        """Dump ``databases`` into ``directory``; returns seconds per database (or for all, with mydumper)."""
+        if self.method == 'mydumper':
+            out = self.dump_path(directory)
+            os.mkdir(out, 0o700)
+            regex = '^(%s)\\.' % '|'.join(re.escape(d) for d in databases)
+            return {'*': self._run('dump', '', out, regex)}
+        return parallel(self.jobs, dict((d, self._task('dump', d, self.dump_path(directory, d))) for d in databases))
+
+    def load(self, directory, databases):
+        if self.method == 'mydumper':
+            return {'*': self._run('load', '', self.dump_path(directory))}
+        return parallel(self.jobs, dict((d, self._task('load', d, self.dump_path(directory, d))) for d in databases))
+
+    def copy(self, directory, databases):
+        """Dump and load at once, writing the dump file on the way (mydumper: dump, then load)."""
+        if self.method == 'mydumper':
+            seconds = self.dump(directory, databases)['*']
+            return {'*': seconds + self.load(directory, databases)['*']}
+        return parallel(self.jobs, dict((d, self._task('copy', d, self.dump_path(directory, d))) for d in databases))
+
+    def _task(self, what, dbname, path):
+        def task():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600) if what != 'load' else None
+            if fd is not None:
+                os.close(fd)  # created 0600 before the tool writes into it
+            return self._run(what, dbname, path)
+        return task

@@ -1,0 +1,270 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: db_dump
+short_description: Dump an On-Premises client's databases with a verifiable manifest, optionally restoring at once
+version_added: 0.1.0
+description:
+  - Dumps the given databases with the engine's own tools into O(dest), a private directory, and writes
+    C(manifest.json) next to the dump. The manifest lists every database and table of the source with its
+    exact row count and checksum, the dump files with their SHA-256, and the tool versions, so that
+    M(wabiz.migration.db_restore) can verify a restore table by table.
+  - MySQL/MariaDB use C(mydumper) (parallel) when installed, else C(mariadb-dump)/C(mysqldump) with
+    C(--single-transaction --quick --hex-blob); PostgreSQL uses C(pg_dump) (plain SQL, C(--create)).
+    Databases are dumped in parallel (O(jobs)).
+  - With O(restore_to), each dump is also restored into that server while it is written (C(pg_dump | tee |
+    psql), C(mariadb-dump | tee | mariadb); C(mydumper) dumps, then C(myloader) loads) and the restore is
+    verified against the manifest before the module returns.
+  - The source is only read. Credentials reach the tools through 0600 option files or a 0600 C(PGPASSFILE)
+    in a private temporary directory, never on a command line.
+author:
+  - wabiz.migration maintainers (@wabiz)
+requirements:
+  - The database client tools on the host that runs the module (see C(bindep.txt)), and PyMySQL or psycopg2.
+options:
+  engine:
+    description: V(mysql) for MySQL/MariaDB, V(pgsql) for PostgreSQL. If not set, E(WA_DB_ENGINE) is used.
+    type: str
+    required: true
+    choices: [mysql, pgsql]
+  login_host:
+    description: Source server. If not set, E(WA_DB_HOSTNAME) is used.
+    type: str
+    default: 127.0.0.1
+  login_port:
+    description: Source port. If not set, E(WA_DB_PORT) is used.
+    type: int
+  login_user:
+    description: Source user. If not set, E(WA_DB_USERNAME) is used.
+    type: str
+    default: root
+  login_password:
+    description: Source password. If not set, E(WA_DB_PASSWORD) is used.
+    type: str
+  connect_timeout:
+    description: Seconds to wait for a connection.
+    type: int
+    default: 10
+  databases:
+    description: The databases to dump, as M(wabiz.migration.db_info) returns them in RV(wabiz.migration.db_info#module:names).
+    type: list
+    elements: str
+    required: true
+  dest:
+    description:
+      - Directory for the dump, created with mode C(0700). An existing directory must be empty or hold an
+        earlier dump of this module (it is replaced, so a re-run after a crash dumps again).
+    type: path
+    required: true
+  method:
+    description: V(auto) picks C(mydumper) for MySQL/MariaDB when it is installed.
+    type: str
+    choices: [auto, mydumper, mysqldump, pg_dump]
+    default: auto
+  jobs:
+    description: Databases dumped at the same time (and C(mydumper)/C(myloader) threads).
+    type: int
+    default: 2
+  checksums:
+    description: Put table checksums into the manifest (row counts are always there).
+    type: bool
+    default: true
+  restore_to:
+    description: Restore into this server while dumping, then verify. It must not be the source server.
+    type: dict
+    suboptions:
+      login_host:
+        description: Target server.
+        type: str
+        default: 127.0.0.1
+      login_port:
+        description: Target port.
+        type: int
+        required: true
+      login_user:
+        description: Target user.
+        type: str
+        default: root
+      login_password:
+        description: Target password.
+        type: str
+        required: true
+      replace:
+        description: Drop these databases on the target first when they exist (a resumed migration).
+        type: bool
+        default: false
+attributes:
+  check_mode:
+    support: full
+    details: Checks the databases and the tools and returns the plan; dumps nothing.
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: posix
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+'''
+
+EXAMPLES = r'''
+- name: Dump every client database but waweb (option 2)
+  wabiz.migration.db_dump:
+    engine: mysql
+    login_host: db-old.example.com
+    login_password: "{{ vault_old_db_password }}"
+    databases: "{{ old_dbs.names | reject('equalto', 'waweb') | list }}"
+    dest: /var/backups/wabiz/dump
+  register: dump
+
+- name: Copy straight into the new server, keeping the dump as the backup
+  wabiz.migration.db_dump:
+    engine: pgsql
+    login_port: 5432
+    login_password: "{{ vault_old_db_password }}"
+    databases: "{{ old_dbs.names }}"
+    dest: /var/backups/wabiz/dump
+    restore_to:
+      login_host: db-new.example.com
+      login_port: 5432
+      login_password: "{{ vault_new_db_password }}"
+'''
+
+RETURN = r'''
+manifest_path:
+  description: The manifest file.
+  returned: success, except in check mode
+  type: str
+manifest:
+  description: Engine, method, tool versions, source, and per database its tables (rows, checksum) and files.
+  returned: success, except in check mode
+  type: dict
+bytes:
+  description: Size of the dump on disk.
+  returned: success, except in check mode
+  type: int
+seconds:
+  description: Wall-clock seconds of the dump (and restore), and of the verification.
+  returned: success, except in check mode
+  type: dict
+restored:
+  description: Whether the databases were restored into O(restore_to) and verified.
+  returned: always
+  type: bool
+'''
+
+import os
+import shutil
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.wabiz.migration.plugins.module_utils._db import (
+    DbError, Server, db_argument_spec, inventory_of)
+from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import (
+    Credentials, Endpoint, ToolError, Transfer, choose_tools, client_major, compare, files_of, parallel,
+    write_manifest)
+
+MARKER = '.wabiz-dump'
+
+
+def prepare_dest(module, dest):
+    if os.path.isdir(dest) and os.listdir(dest):
+        if not os.path.exists(os.path.join(dest, MARKER)):
+            module.fail_json(msg='dest %s is not empty and holds no dump of this module: choose an empty directory'
+                                 % dest)
+        shutil.rmtree(dest)
+    if not os.path.isdir(dest):
+        os.makedirs(dest, 0o700)
+    os.chmod(dest, 0o700)
+    os.close(os.open(os.path.join(dest, MARKER), os.O_WRONLY | os.O_CREAT, 0o600))
+
+
+def main():
+    spec = db_argument_spec()
+    spec.update(
+        databases=dict(type='list', elements='str', required=True), dest=dict(type='path', required=True),
+        method=dict(type='str', default='auto', choices=['auto', 'mydumper', 'mysqldump', 'pg_dump']),
+        jobs=dict(type='int', default=2), checksums=dict(type='bool', default=True),
+        restore_to=dict(type='dict', options=dict(
+            login_host=dict(type='str', default='127.0.0.1'), login_port=dict(type='int', required=True),
+            login_user=dict(type='str', default='root'), login_password=dict(type='str', required=True, no_log=True),
+            replace=dict(type='bool', default=False))))
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    params = module.params
+    source = Server.from_module(module)
+    target = None
+    try:
+        databases = source.select(include=params['databases'])
+        tools = choose_tools(params['engine'], params['method'])
+        server_version = source.version()
+        if params['engine'] == 'pgsql':
+            tool, server = client_major(tools['versions']['dump']), client_major(server_version)
+            if tool and server and tool[0] < server[0]:
+                raise ToolError('pg_dump %s cannot dump a PostgreSQL %s server: install client tools of version %d '
+                                'or newer' % (tools['versions']['dump'], server_version, server[0]))
+        restore = params['restore_to']
+        if restore:
+            target = Server(params['engine'], restore['login_host'], restore['login_port'], restore['login_user'],
+                            restore['login_password'], params['connect_timeout'])
+            if (target.host, target.port) == (source.host, source.port):
+                raise ToolError('restore_to is the source server %s: a migration never writes to its source'
+                                % source.describe())
+            present = sorted(set(databases) & set(target.databases()))
+            if present and not restore['replace']:
+                raise ToolError('the target %s already holds %s: refusing to overwrite (replace=true drops them)'
+                                % (target.describe(), ', '.join(present)))
+        plan = dict(databases=databases, method=tools['method'], tools=tools['versions'], restore=bool(restore))
+        if module.check_mode:
+            module.exit_json(changed=True, restored=False, plan=plan)
+
+        if restore:
+            for dbname in present:
+                target.drop_database(dbname)
+        prepare_dest(module, params['dest'])
+        with Credentials() as credentials:
+            transfer = Transfer(tools, credentials, source=Endpoint(params['engine'], source.host, source.port,
+                                                                    source.user, source.password),
+                                target=restore and Endpoint(params['engine'], target.host, target.port,
+                                                            target.user, target.password),
+                                jobs=params['jobs'])
+            started = time.time()
+            # The source is static (its client is stopped): take its inventory while the dump reads it too.
+            outcome = parallel(2, {
+                'inventory': lambda: inventory_of(source, databases, params['checksums']),
+                'transfer': lambda: (transfer.copy if restore else transfer.dump)(params['dest'], databases),
+            })
+            transfer_seconds = time.time() - started
+        inventory = outcome['inventory']
+        manifest = dict(plan, engine=params['engine'], created=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
+                        source=dict(host=source.host, port=source.port, version=server_version),
+                        databases=inventory,
+                        files=files_of(transfer.dump_path(params['dest'])) if tools['method'] == 'mydumper' else
+                        dict((k, v) for d in databases for k, v in files_of(transfer.dump_path(params['dest'], d)).items()))
+        path = write_manifest(params['dest'], manifest)
+        seconds = dict(transfer=round(transfer_seconds, 2))
+        if restore:
+            started = time.time()
+            problems = compare(inventory, inventory_of(target, databases, params['checksums']))
+            seconds['verify'] = round(time.time() - started, 2)
+            if problems:
+                module.fail_json(msg='The restore on %s does not match the source: %s' % (target.describe(),
+                                                                                         '; '.join(problems)),
+                                 manifest_path=path, problems=problems)
+    except (DbError, ToolError) as exc:
+        module.fail_json(msg=str(exc))
+    finally:
+        source.close()
+        if target is not None:
+            target.close()
+    module.exit_json(changed=True, restored=bool(restore), manifest_path=path, manifest=manifest, seconds=seconds,
+                     bytes=sum(f['bytes'] for f in manifest['files'].values()))
+
+
+if __name__ == '__main__':
+    main()

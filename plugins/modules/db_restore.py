@@ -1,0 +1,167 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: db_restore
+short_description: Restore a dump made by db_dump and verify it table by table
+version_added: 0.1.0
+description:
+  - Checks the dump files against the SHA-256 sums in C(manifest.json), restores every database of the
+    manifest with the tools it was made with (C(psql), C(mariadb), C(myloader)), then compares databases,
+    tables, exact row counts and checksums with the manifest. Any difference fails the task, so the new
+    client never starts on an incomplete copy.
+  - Refuses to write into the server the dump was taken from, and into databases that exist already
+    unless O(replace=true) (a resumed migration).
+author:
+  - wabiz.migration maintainers (@wabiz)
+requirements:
+  - The database client tools on the host that runs the module (see C(bindep.txt)), and PyMySQL or psycopg2.
+options:
+  engine:
+    description: V(mysql) or V(pgsql); must be the manifest's. If not set, E(WA_DB_ENGINE) is used.
+    type: str
+    required: true
+    choices: [mysql, pgsql]
+  login_host:
+    description: Target server. If not set, E(WA_DB_HOSTNAME) is used.
+    type: str
+    default: 127.0.0.1
+  login_port:
+    description: Target port. If not set, E(WA_DB_PORT) is used.
+    type: int
+  login_user:
+    description: Target user, allowed to create databases. If not set, E(WA_DB_USERNAME) is used.
+    type: str
+    default: root
+  login_password:
+    description: Its password. If not set, E(WA_DB_PASSWORD) is used.
+    type: str
+  connect_timeout:
+    description: Seconds to wait for a connection.
+    type: int
+    default: 10
+  src:
+    description: The dump directory made by M(wabiz.migration.db_dump).
+    type: path
+    required: true
+  jobs:
+    description: Databases restored at the same time (and C(myloader) threads).
+    type: int
+    default: 2
+  replace:
+    description: Drop the manifest's databases on the target first when they exist.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    details: Checks the manifest, the files and the target; restores nothing.
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: posix
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+'''
+
+EXAMPLES = r'''
+- name: Restore the old client's databases on the new server
+  wabiz.migration.db_restore:
+    engine: mysql
+    login_host: db-new.example.com
+    login_password: "{{ vault_new_db_password }}"
+    src: /var/backups/wabiz/dump
+'''
+
+RETURN = r'''
+databases:
+  description: The restored databases.
+  returned: always
+  type: list
+  elements: str
+seconds:
+  description: Seconds spent restoring and verifying.
+  returned: success, except in check mode
+  type: dict
+'''
+
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.wabiz.migration.plugins.module_utils._db import (
+    DbError, Server, db_argument_spec, inventory_of)
+from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import (
+    Credentials, Endpoint, ToolError, Transfer, choose_tools, compare, files_of, read_manifest)
+
+
+def check_files(src, manifest):
+    """The dump files must be exactly those the manifest lists, byte for byte."""
+    found = {}
+    for name in os.listdir(src):
+        full = os.path.join(src, name)
+        if name not in ('manifest.json', '.wabiz-dump'):
+            found.update(files_of(full))
+    if found != manifest['files']:
+        changed = sorted(k for k in set(found) | set(manifest['files']) if found.get(k) != manifest['files'].get(k))
+        raise ToolError('the dump in %s does not match its manifest (missing, extra or changed: %s)'
+                        % (src, ', '.join(changed[:10])))
+
+
+def main():
+    spec = db_argument_spec()
+    spec.update(src=dict(type='path', required=True), jobs=dict(type='int', default=2),
+                replace=dict(type='bool', default=False))
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    params = module.params
+    target = Server.from_module(module)
+    databases = []
+    try:
+        manifest = read_manifest(params['src'])
+        databases = sorted(manifest['databases'])
+        if manifest['engine'] != params['engine']:
+            raise ToolError('the dump is of a %s server, the target is %s: engines must match'
+                            % (manifest['engine'], params['engine']))
+        source = manifest['source']
+        if (source['host'], source['port']) == (target.host, target.port):
+            raise ToolError('the target %s is the server the dump was taken from: a migration never writes to its '
+                            'source' % target.describe())
+        check_files(params['src'], manifest)
+        tools = choose_tools(params['engine'], manifest['method'])
+        present = sorted(set(databases) & set(target.databases()))
+        if present and not params['replace']:
+            raise ToolError('the target %s already holds %s: refusing to overwrite (replace=true drops them)'
+                            % (target.describe(), ', '.join(present)))
+        if module.check_mode:
+            module.exit_json(changed=True, databases=databases)
+        for dbname in present:
+            target.drop_database(dbname)
+        started = time.time()
+        with Credentials() as credentials:
+            endpoint = Endpoint(params['engine'], target.host, target.port, target.user, target.password)
+            Transfer(tools, credentials, target=endpoint, jobs=params['jobs']).load(params['src'], databases)
+        seconds = dict(restore=round(time.time() - started, 2))
+        started = time.time()
+        checksums = any('checksum' in t for d in manifest['databases'].values() for t in d['tables'].values())
+        problems = compare(manifest['databases'], inventory_of(target, databases, checksums))
+        seconds['verify'] = round(time.time() - started, 2)
+        if problems:
+            module.fail_json(msg='The restore on %s does not match the dump: %s' % (target.describe(),
+                                                                                   '; '.join(problems)),
+                             problems=problems, databases=databases)
+    except (DbError, ToolError) as exc:
+        module.fail_json(msg=str(exc), databases=databases)
+    finally:
+        target.close()
+    module.exit_json(changed=True, databases=databases, seconds=seconds)
+
+
+if __name__ == '__main__':
+    main()

@@ -22,7 +22,9 @@ sys.path[:0] = [os.path.join(ROOT, "tests", "lab"), os.path.join(ROOT, "tests", 
 
 # (engine, shards): shards 0 is a single instance, 2 a multiconnect setup with 2 shards.
 TOPOLOGIES = [("mysql", 0), ("mysql", 2), ("pgsql", 0), ("pgsql", 2)]
-_port_bases = iter(range(22000, 62001, 2000))  # a lab spans two blocks of 1000 ports
+# Below Linux's ephemeral range (32768 and up): a listening port there can be taken at random by the source
+# port of any outgoing connection. A lab spans two blocks of 1000 ports.
+PORT_BASES = range(10000, 30001, 2000)
 
 
 class Lab:
@@ -78,7 +80,7 @@ class Lab:
 def free_port_base():
     """The next port base whose web and database ports nobody else uses on this machine."""
     from lablib import dbserver
-    for base in _port_bases:
+    for base in PORT_BASES:
         if not any(dbserver.port_open(base + offset + port) for offset in (0, 1000) for port in (306, 432, 443, 500)):
             return base
     raise AssertionError("no free port base")

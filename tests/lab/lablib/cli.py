@@ -82,6 +82,9 @@ def new_state(args):
 
 # up ------------------------------------------------------------------------------------------------
 def cmd_up(args):
+    if not 1024 <= args.port_base <= 30768:
+        raise LabError("--port-base must be between 1024 and 30768: the lab's ports must stay below Linux's "
+                       "ephemeral range (32768 and up), where outgoing connections take ports at random")
     if args.shards not in (0, 1, 2, 4, 8, 16, 32):
         raise LabError("--shards must be 0 (single instance) or one of 1, 2, 4, 8, 16, 32")
     workdir = os.path.abspath(args.workdir)
@@ -291,7 +294,8 @@ def parser():
     up = command("up", "start database servers and the old setup, registered and serving")
     up.add_argument("--engine", choices=("mysql", "pgsql"), default="mysql")
     up.add_argument("--shards", type=int, default=0, help="0 = single instance; else multiconnect shards")
-    up.add_argument("--port-base", type=int, default=20000)
+    up.add_argument("--port-base", type=int, default=20000,
+                    help="first of 2000 ports; keep it and +2000 below 32768, Linux's ephemeral port range")
     up.add_argument("--db-prefix", default="")
     up.add_argument("--name", default="walab", help="compose project prefix and container label")
     up.set_defaults(func=cmd_up)

@@ -28,7 +28,8 @@ options:
   state:
     description:
       - V(open) takes the lock and creates or reads the journal; it fails when another live
-        C(ansible-playbook) holds the lock, or when the journal belongs to another option or other setups.
+        C(ansible-playbook) holds the lock, or when the journal belongs to another option or other setups
+        and has steps begun (a journal without steps, left by a refused run, is replaced).
       - V(begin) and V(done) record the start and the end of O(step).
       - V(event) records O(event) once (a re-run keeps the first time).
       - V(report) writes the downtime report and returns it.
@@ -225,6 +226,8 @@ def main():
 
     if state == 'open':
         wanted = dict((k, str(v)) for k, v in params['migration'].items())
+        if journal is not None and journal['migration'] != wanted and not journal['order']:
+            journal = None  # a run that stopped before its first step (a refusal) leaves nothing to resume
         if journal is not None and journal['migration'] != wanted:
             module.fail_json(msg='The journal %s belongs to another migration (%s), not %s. Finish or move it first.'
                                  % (path, journal['migration'], wanted))

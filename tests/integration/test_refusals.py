@@ -1,0 +1,113 @@
+"""Refusals before downtime: each bad precondition fails the run with its reason, and the old setup serves on."""
+
+import json
+import os
+
+import pytest
+
+from conftest import ROOT, ansible_playbook, lab_fixture
+
+lab = lab_fixture([("mysql", 2), ("pgsql", 0)], messages=100)
+
+
+def inventory_with(lab, name, change=None, drop_group=None):
+    with open(os.path.join(lab.workdir, "inventory.yml"), encoding="utf-8") as handle:
+        inventory = json.load(handle)
+    groups = inventory["all"]["children"]
+    if change:
+        for group, values in change.items():
+            host = next(iter(groups[group]["hosts"].values()))
+            host.update(values)
+    if drop_group:
+        del groups[drop_group]
+    path = os.path.join(lab.workdir, "inventory-%s.yml" % name)
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
+        json.dump(inventory, handle)
+    return path
+
+
+def refused(lab, option, inventory, *extra):
+    playbook = os.path.join(ROOT, "playbooks", "option%d.yml" % option)
+    rc, output = ansible_playbook(playbook, inventory, *extra)
+    assert rc != 0, output[-3000:]
+    # The old setup still serves, and no step of the migration began.
+    api = lab.client("old")
+    api.wait_health(timeout=30, shards=lab.setup("old")["shards"] or None)
+    journal = os.path.join(lab.workdir, "runs", "old-setup__new-setup.json")
+    if os.path.exists(journal):
+        with open(journal, encoding="utf-8") as handle:
+            assert json.load(handle)["order"] == []
+    return output
+
+
+@pytest.fixture(scope="module")
+def ready(lab):
+    lab.run("inventory")
+    return lab
+
+
+def test_shard_count_mismatch(ready):
+    shards = ready.setup("old")["shards"]
+    other = {"shards": 4, "masters": 2, "coreapps": 5} if shards else {"shards": 2, "masters": 2, "coreapps": 3}
+    output = refused(ready, 2, inventory_with(ready, "shards", {"new": {"wa_topology": other}}))
+    assert "Shard count mismatch" in output and "give the new setup the old one's topology" in output
+
+
+def test_engine_mismatch(ready):
+    other = "pgsql" if ready.setup("old")["engine"] == "mysql" else "mysql"
+    output = refused(ready, 2, inventory_with(ready, "engine", {"new": {"wa_db_engine": other}}))
+    assert "Engine mismatch" in output
+
+
+def test_unhealthy_old_client(ready):
+    service = "wacore1" if ready.setup("old")["shards"] else "wacore"
+    ready.compose("old", "stop", service)
+    try:
+        playbook = os.path.join(ROOT, "playbooks", "option3.yml")
+        rc, output = ansible_playbook(playbook, os.path.join(ready.workdir, "inventory.yml"),
+                                      "-e", "wabiz_preflight_timeout=4")
+        assert rc != 0
+        assert "did not become connected" in output or "Service not ready" in output, output[-3000:]
+    finally:
+        ready.compose("old", "start", service)
+    ready.client("old").wait_health(timeout=60, shards=ready.setup("old")["shards"] or None)
+
+
+def test_wrong_api_password(ready):
+    output = refused(ready, 1, inventory_with(ready, "password", {"old": {"wa_api_password": "Wrong#Passw0rd1"}}))
+    assert "returned HTTP 401" in output
+
+
+def test_missing_backup_password(ready):
+    output = refused(ready, 1, os.path.join(ready.workdir, "inventory.yml"), "-e", "wabiz_backup_password=''")
+    assert "Invalid migration settings" in output and "wabiz_backup_password" in output
+
+
+def test_token_too_short_lived_for_option_3(ready):
+    output = refused(ready, 3, os.path.join(ready.workdir, "inventory.yml"), "-e", "wabiz_token_min_validity=864000")
+    assert "sooner than min_validity 864000 s" in output
+
+
+def test_unreachable_new_database(ready):
+    output = refused(ready, 2, inventory_with(ready, "newdb", {"new": {"wa_db_port": 1}}))
+    assert "Cannot connect" in output
+
+
+def test_new_database_not_empty(ready):
+    conn = ready.db("new")
+    quote = "`%s`" if ready.setup("new")["engine"] == "mysql" else '"%s"'
+    with conn.cursor() as cur:
+        cur.execute("CREATE DATABASE " + quote % "wacore")
+    try:
+        output = refused(ready, 3, os.path.join(ready.workdir, "inventory.yml"))
+        assert "already holds client databases (wacore)" in output
+    finally:
+        with conn.cursor() as cur:
+            cur.execute("DROP DATABASE " + quote % "wacore")
+        conn.close()
+
+
+@pytest.mark.parametrize("group", ["old", "new"])
+def test_missing_group(ready, group):
+    output = refused(ready, 1, inventory_with(ready, "no-" + group, drop_group=group))
+    assert "needs a group 'old' and a group 'new'" in output

@@ -1,0 +1,63 @@
+"""After the cut-over: rollback brings the old setup back; the old databases are dropped only as the guide says."""
+
+import os
+
+from conftest import ROOT, ansible_playbook, start_lab, stop_lab
+from test_options import checksums, databases
+
+import pytest
+
+
+@pytest.fixture
+def migrated(request, docker_engine):  # pylint: disable=unused-argument
+    engine, option = request.param
+    instance = start_lab(engine, 2 if engine == "mysql" else 0, messages=300)
+    instance.run("inventory")
+    inventory = os.path.join(instance.workdir, "inventory.yml")
+    rc, output = ansible_playbook(os.path.join(ROOT, "playbooks", "option%d.yml" % option), inventory,
+                                  "-e", "wabiz_old_webhook_disable=true")
+    assert rc == 0, output[-3000:]
+    yield instance, inventory
+    stop_lab(instance)
+
+
+def playbook(name):
+    return os.path.join(ROOT, "playbooks", name)
+
+
+@pytest.mark.parametrize("migrated", [("mysql", 2)], indirect=True, ids=["mysql-2shards-option2"])
+def test_rollback_brings_the_old_setup_back(migrated):
+    lab, inventory = migrated
+    old_before = checksums(lab, "old")
+    rc, output = ansible_playbook(playbook("rollback.yml"), inventory)
+    assert rc == 0, output[-3000:]
+    old = lab.client("old")
+    old.wait_health(timeout=30, shards=lab.setup("old")["shards"] or None)
+    settings = old.call("GET", "/v1/settings/application")["settings"]["application"]
+    assert settings["webhooks"]["url"] == lab.state["webhook_url"]  # the webhook the migration turned off
+    assert old.request("GET", "/v1/health", token=lab.state["api_user_token"]).status_code == 200
+    assert lab.container_ids("new") == {}  # the new client is stopped
+    # No message or contact is missing on the side that serves again.
+    after = checksums(lab, "old")
+    for dbname, tables in old_before.items():
+        for table in ("messages", "contacts"):
+            if table in tables:
+                assert after[dbname][table] == tables[table], (dbname, table)
+
+
+@pytest.mark.parametrize("migrated", [("pgsql", 3)], indirect=True, ids=["pgsql-single-option3"])
+def test_drop_waits_checks_and_confirms(migrated):
+    lab, inventory = migrated
+    names = databases(lab, "old")
+    confirm = ",".join(sorted(names))
+    rc, output = ansible_playbook(playbook("drop_old_database.yml"), inventory, "-e", "wabiz_drop_confirm=" + confirm)
+    assert rc != 0 and "less than 14" in output, output[-3000:]
+    rc, output = ansible_playbook(playbook("drop_old_database.yml"), inventory, "-e", "wabiz_drop_force=true",
+                                  "-e", "wabiz_drop_confirm=" + confirm.replace(",", ",x", 1))
+    assert rc != 0 and "confirm must be exactly" in output and "nothing was dropped" in output, output[-3000:]
+    assert databases(lab, "old") == names
+    rc, output = ansible_playbook(playbook("drop_old_database.yml"), inventory, "-e", "wabiz_drop_force=true",
+                                  "-e", "wabiz_drop_confirm=" + confirm)
+    assert rc == 0, output[-3000:]
+    assert databases(lab, "old") == []
+    lab.client("new").wait_health(timeout=30)

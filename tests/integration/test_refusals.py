@@ -111,3 +111,24 @@ def test_new_database_not_empty(ready):
 def test_missing_group(ready, group):
     output = refused(ready, 1, inventory_with(ready, "no-" + group, drop_group=group))
     assert "needs a group 'old' and a group 'new'" in output
+
+
+@pytest.mark.parametrize("option", [1, 2, 3])
+def test_check_mode_prints_the_plan_and_changes_nothing(ready, option):
+    playbook = os.path.join(ROOT, "playbooks", "option%d.yml" % option)
+    rc, output = ansible_playbook(playbook, os.path.join(ready.workdir, "inventory.yml"), "--check")
+    assert rc == 0, output[-3000:]
+    assert '"steps_to_run": [' in output and "stop_old" in output and "containers_to_stop_on_old" in output
+    if option != 1:
+        assert '"databases_to_copy": [' in output
+    ready.client("old").wait_health(timeout=10, shards=ready.setup("old")["shards"] or None)
+    assert ready.container_ids("new") == {}
+    conn = ready.db("new")
+    with conn.cursor() as cur:
+        cur.execute("SHOW DATABASES" if ready.setup("new")["engine"] == "mysql" else
+                    "SELECT datname FROM pg_database WHERE NOT datistemplate AND datname <> 'postgres'")
+        names = [row[0] for row in cur.fetchall() if row[0] not in ("mysql", "information_schema",
+                                                                     "performance_schema", "sys")]
+    conn.close()
+    assert names == []
+    assert not os.path.exists(os.path.join(ready.workdir, "runs", "old-setup__new-setup.json.lock"))

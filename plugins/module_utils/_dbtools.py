@@ -78,8 +78,8 @@ class Credentials(object):
         """(extra command-line arguments, environment) that let the tools log in to ``endpoint``."""
         self._count += 1
         if endpoint.engine == 'mysql':
-            body = 'host=%s\nport=%d\nuser=%s\npassword=%s\n' % (endpoint.host, endpoint.port, _option_value(endpoint.user),
-                                                                _option_value(endpoint.password))
+            body = 'host=%s\nport=%d\nuser=%s\npassword=%s\n' % (
+                endpoint.host, endpoint.port, _option_value(endpoint.user), _option_value(endpoint.password))
             # [client] for mariadb/mysql and *-dump, [mydumper]/[myloader] for those.
             path = self._write('my-%d.cnf' % self._count,
                                ''.join('[%s]\n%s' % (group, body) for group in ('client', 'mydumper', 'myloader')))

@@ -13,8 +13,8 @@ version_added: 0.1.0
 description:
   - Finds the Webapp, Coreapp and Master containers of a compose project by their compose labels and
     service names (and plain containers by name), and stops, starts or removes them.
-  - Every other container (a database container above all) and every volume is compared before and after:
-    if anything else changed state, the module fails. Volumes are never removed.
+  - Every other container (a database container above all) and every volume is compared before and after.
+    If anything else changed state, the module fails. Volumes are never removed.
   - Uses the C(docker) command of the host it runs on.
 author:
   - wabiz.migration maintainers (@wabiz)
@@ -32,10 +32,9 @@ options:
     elements: str
     default: []
   state:
-    description: V(info) only finds them; V(stopped), V(started) and V(absent) act on them.
+    description: What to make of them. Without it, the module only finds them.
     type: str
-    choices: [info, stopped, started, absent]
-    default: info
+    choices: [stopped, started, absent]
   stop_timeout:
     description: Seconds a container gets to stop before it is killed.
     type: int
@@ -99,9 +98,10 @@ def snapshot(module):
 
 def main():
     module = AnsibleModule(argument_spec=dict(
-        project=dict(type='str'), services_regex=dict(type='str', default='^(waweb|wacore[0-9]*|master[0-9]*|coreapp[0-9]*)$'),
+        project=dict(type='str'),
+        services_regex=dict(type='str', default='^(waweb|wacore[0-9]*|master[0-9]*|coreapp[0-9]*)$'),
         names=dict(type='list', elements='str', default=[]),
-        state=dict(type='str', default='info', choices=['info', 'stopped', 'started', 'absent']),
+        state=dict(type='str', choices=['stopped', 'started', 'absent']),
         stop_timeout=dict(type='int', default=30)),
         required_one_of=[('project', 'names')], supports_check_mode=True)
     params = module.params

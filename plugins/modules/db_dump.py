@@ -253,9 +253,8 @@ def main():
             problems = compare(inventory, inventory_of(target, databases, params['checksums']))
             seconds['verify'] = round(time.time() - started, 2)
             if problems:
-                module.fail_json(msg='The restore on %s does not match the source: %s' % (target.describe(),
-                                                                                         '; '.join(problems)),
-                                 manifest_path=path, problems=problems)
+                module.fail_json(msg='The restore on %s does not match the source: %s'
+                                     % (target.describe(), '; '.join(problems)), manifest_path=path, problems=problems)
     except (DbError, ToolError) as exc:
         module.fail_json(msg=str(exc))
     finally:

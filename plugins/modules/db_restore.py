@@ -153,9 +153,8 @@ def main():
         problems = compare(manifest['databases'], inventory_of(target, databases, checksums))
         seconds['verify'] = round(time.time() - started, 2)
         if problems:
-            module.fail_json(msg='The restore on %s does not match the dump: %s' % (target.describe(),
-                                                                                   '; '.join(problems)),
-                             problems=problems, databases=databases)
+            module.fail_json(msg='The restore on %s does not match the dump: %s'
+                                 % (target.describe(), '; '.join(problems)), problems=problems, databases=databases)
     except (DbError, ToolError) as exc:
         module.fail_json(msg=str(exc), databases=databases)
     finally:

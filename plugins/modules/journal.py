@@ -17,7 +17,7 @@ description:
   - Holds a lock next to the journal while a migration runs, so a second migration against the same
     setups refuses to start.
   - Records the moments downtime starts and ends and writes the downtime report.
-  - Meant to run on the controller (C(delegate_to: localhost), C(run_once: true)).
+  - Meant to run on the controller, delegated to localhost and run once.
 author:
   - wabiz.migration maintainers (@wabiz)
 options:
@@ -39,7 +39,7 @@ options:
     choices: [open, begin, done, event, report, close, read]
     default: read
   migration:
-    description: With O(state=open), what this migration is, for example C({option: 3, old: old-db, new: new-db}).
+    description: With O(state=open), what this migration is (the option and the two hosts).
     type: dict
   step:
     description: With O(state=begin) or O(state=done), the step's name.

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import COLLECTIONS, ROOT, ansible_playbook, start_lab, stop_lab
+from labsupport import COLLECTIONS, ROOT, ansible_playbook, start_lab, stop_lab
 from test_options import databases, rows
 
 CASES = {

@@ -2,7 +2,7 @@
 
 import os
 
-from conftest import ROOT, ansible_playbook, start_lab, stop_lab
+from labsupport import ROOT, ansible_playbook, start_lab, stop_lab
 from test_options import checksums, databases
 
 import pytest

@@ -8,7 +8,7 @@ import os
 import re
 import stat
 
-from conftest import ROOT, TOPOLOGIES, ansible_playbook, known_secrets, lab_fixture
+from labsupport import ROOT, TOPOLOGIES, ansible_playbook, known_secrets, lab_fixture
 
 PLAYBOOK = os.path.join(ROOT, "tests", "integration", "playbooks", "modules.yml")
 TOKEN = re.compile(r"eyJ[\w-]{10,}\.[\w-]{10,}\.[\w-]{10,}")

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import ROOT, TOPOLOGIES, ansible_playbook, start_lab, stop_lab
+from labsupport import ROOT, TOPOLOGIES, ansible_playbook, start_lab, stop_lab
 
 from ansible_collections.wabiz.migration.plugins.module_utils._db import Server, inventory_of
 

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import ROOT, ansible_playbook, lab_fixture
+from labsupport import ROOT, ansible_playbook, lab_fixture
 
 lab = lab_fixture([("mysql", 2), ("pgsql", 0)], messages=100)
 
@@ -127,8 +127,8 @@ def test_check_mode_prints_the_plan_and_changes_nothing(ready, option):
     with conn.cursor() as cur:
         cur.execute("SHOW DATABASES" if ready.setup("new")["engine"] == "mysql" else
                     "SELECT datname FROM pg_database WHERE NOT datistemplate AND datname <> 'postgres'")
-        names = [row[0] for row in cur.fetchall() if row[0] not in ("mysql", "information_schema",
-                                                                     "performance_schema", "sys")]
+        system = ("mysql", "information_schema", "performance_schema", "sys")
+        names = [row[0] for row in cur.fetchall() if row[0] not in system]
     conn.close()
     assert names == []
     assert not os.path.exists(os.path.join(ready.workdir, "runs", "old-setup__new-setup.json.lock"))

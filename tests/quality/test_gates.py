@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import COLLECTIONS, ROOT
+from labsupport import COLLECTIONS, ROOT
 
 MODULES = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, "plugins", "modules", "*.py")))
 BIN = os.path.dirname(sys.executable)

@@ -18,6 +18,8 @@ COLLECTIONS = tempfile.mkdtemp(prefix="wabiz-collections-", dir="/var/tmp")
 os.makedirs(os.path.join(COLLECTIONS, "ansible_collections", "wabiz"))
 os.symlink(ROOT, os.path.join(COLLECTIONS, "ansible_collections", "wabiz", "migration"))
 atexit.register(shutil.rmtree, COLLECTIONS, True)
+# and the community collections tools/bootstrap extracted from the ansible package
+COLLECTIONS_PATH = "%s:%s" % (COLLECTIONS, os.path.join(ROOT, ".collections"))
 sys.path[:0] = [os.path.join(ROOT, "tests", "lab"), os.path.join(ROOT, "tests", "emulator"), COLLECTIONS]
 
 # (engine, shards): shards 0 is a single instance, 2 a multiconnect setup with 2 shards.
@@ -120,7 +122,7 @@ def lab_fixture(topologies, messages=300):
 def ansible_playbook(playbook, inventory, *args, env=None):
     """Run ansible-playbook from the venv with this checkout as wabiz.migration; returns (rc, output)."""
     command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory, playbook] + list(args)
-    environment = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_FORCE_COLOR="0",
+    environment = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH, ANSIBLE_FORCE_COLOR="0",
                        ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0",
                        **(env or {}))
     result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment,

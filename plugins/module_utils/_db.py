@@ -123,6 +123,12 @@ class Server(object):
     def version(self):
         return self.query('SELECT VERSION()')[0][0]
 
+    def identity(self):
+        """Names this server uniquely, wherever it is reached from (loopback addresses repeat across hosts)."""
+        if self.engine == 'mysql':
+            return 'mysql:%s:%s:%s' % self.query('SELECT @@hostname, @@port, @@datadir')[0]
+        return 'pgsql:%s' % self.query('SELECT system_identifier FROM pg_control_system()')[0][0]
+
     def databases(self):
         if self.engine == 'mysql':
             rows = self.query('SELECT schema_name FROM information_schema.schemata')

@@ -13,8 +13,8 @@ version_added: 0.1.0
 description:
   - Finds the Webapp, Coreapp and Master containers of a compose project by their compose labels and
     service names (and plain containers by name), and stops, starts or removes them.
-  - Every other container (a database container above all) and every volume is compared before and after.
-    If anything else changed state, the module fails. Volumes are never removed.
+  - Every other container (a database container above all) and every volume is checked before and after.
+    If a container that ran has stopped or a volume is gone, the module fails. Volumes are never removed.
   - Uses the C(docker) command of the host it runs on.
 author:
   - wabiz.migration maintainers (@wabiz)
@@ -68,7 +68,7 @@ containers:
   type: list
   elements: dict
 others:
-  description: Number of other containers on the host, unchanged.
+  description: Number of other containers on the host.
   returned: always
   type: int
 '''
@@ -131,18 +131,20 @@ def main():
         if rc != 0:
             module.fail_json(msg='%s failed: %s' % (' '.join(command[:2]), err.strip()))
     after, volumes_after = snapshot(module) if todo and not module.check_mode else (before, volumes_before)
-    others_before = dict((k, v['running']) for k, v in before.items() if k not in targets)
-    others_after = dict((k, v['running']) for k, v in after.items() if k not in targets)
-    if others_before != others_after or volumes_before != volumes_after:
-        module.fail_json(msg='Containers or volumes other than the client\'s changed while acting on %s: containers '
-                             '%s -> %s, volumes %s -> %s' % (', '.join(c['name'] for c in targets.values()),
-                                                             others_before, others_after, volumes_before,
-                                                             volumes_after))
+    # Other workloads may start containers meanwhile; what must never happen is that a container that ran
+    # (a database above all) stopped, or that a volume went away.
+    stopped = sorted(after.get(cid, {'name': c['name']})['name'] for cid, c in before.items()
+                     if cid not in targets and c['running'] and not after.get(cid, {}).get('running'))
+    lost_volumes = sorted(set(volumes_before) - set(volumes_after))
+    if stopped or lost_volumes:
+        module.fail_json(msg='While acting on %s, other containers stopped (%s) or volumes went away (%s)'
+                             % (', '.join(c['name'] for c in targets.values()), ', '.join(stopped) or 'none',
+                                ', '.join(lost_volumes) or 'none'))
     result = []
     for cid, c in sorted(targets.items(), key=lambda item: item[1]['name']):
         result.append(dict(id=c['id'], name=c['name'], service=c['service'], running_before=c['running'],
                            running=after[cid]['running'] if cid in after else False))
-    module.exit_json(changed=bool(todo), containers=result, others=len(others_after))
+    module.exit_json(changed=bool(todo), containers=result, others=len(after) - len(targets))
 
 
 if __name__ == '__main__':

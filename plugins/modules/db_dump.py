@@ -212,7 +212,7 @@ def main():
         if restore:
             target = Server(params['engine'], restore['login_host'], restore['login_port'], restore['login_user'],
                             restore['login_password'], params['connect_timeout'])
-            if (target.host, target.port) == (source.host, source.port):
+            if target.identity() == source.identity():
                 raise ToolError('restore_to is the source server %s: a migration never writes to its source'
                                 % source.describe())
             present = sorted(set(databases) & set(target.databases()))
@@ -242,7 +242,8 @@ def main():
             transfer_seconds = time.time() - started
         inventory = outcome['inventory']
         manifest = dict(plan, engine=params['engine'], created=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
-                        source=dict(host=source.host, port=source.port, version=server_version),
+                        source=dict(host=source.host, port=source.port, version=server_version,
+                                    identity=source.identity()),
                         databases=inventory,
                         files=files_of(transfer.dump_path(params['dest'])) if tools['method'] == 'mydumper' else
                         dict((k, v) for d in databases for k, v in files_of(transfer.dump_path(params['dest'], d)).items()))

@@ -129,8 +129,7 @@ def main():
         if manifest['engine'] != params['engine']:
             raise ToolError('the dump is of a %s server, the target is %s: engines must match'
                             % (manifest['engine'], params['engine']))
-        source = manifest['source']
-        if (source['host'], source['port']) == (target.host, target.port):
+        if manifest['source']['identity'] == target.identity():
             raise ToolError('the target %s is the server the dump was taken from: a migration never writes to its '
                             'source' % target.describe())
         check_files(params['src'], manifest)

@@ -51,8 +51,11 @@ def run_and_kill(lab, option, extra, moment):
             assert time.time() < deadline, "the moment to kill never came"
             time.sleep(0.02)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the controller and everything it started, mid-step
-        proc.wait()
+        ended = proc.poll()
+        if ended is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # the controller and everything it started, mid-step
+            proc.wait()
+    assert ended is None, "the run ended by itself (exit %s) before it could be killed" % ended
 
 
 @pytest.fixture

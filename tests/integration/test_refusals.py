@@ -116,6 +116,7 @@ def test_missing_group(ready, group):
 @pytest.mark.parametrize("option", [1, 2, 3])
 def test_check_mode_prints_the_plan_and_changes_nothing(ready, option):
     playbook = os.path.join(ROOT, "playbooks", "option%d.yml" % option)
+    journal_files = journal_state(ready)
     rc, output = ansible_playbook(playbook, os.path.join(ready.workdir, "inventory.yml"), "--check")
     assert rc == 0, output[-3000:]
     assert '"steps_to_run": [' in output and "stop_old" in output and "containers_to_stop_on_old" in output
@@ -131,4 +132,14 @@ def test_check_mode_prints_the_plan_and_changes_nothing(ready, option):
         names = [row[0] for row in cur.fetchall() if row[0] not in system]
     conn.close()
     assert names == []
-    assert not os.path.exists(os.path.join(ready.workdir, "runs", "old-setup__new-setup.json.lock"))
+    assert journal_state(ready) == journal_files  # neither journal nor lock written
+
+
+def journal_state(lab):
+    """The journal directory's files and contents."""
+    runs = os.path.join(lab.workdir, "runs")
+    state = {}
+    for name in sorted(os.listdir(runs)) if os.path.isdir(runs) else []:
+        with open(os.path.join(runs, name), "rb") as handle:
+            state[name] = handle.read()
+    return state

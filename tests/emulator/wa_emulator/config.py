@@ -5,6 +5,7 @@ as unknown or uncertain (database names, token lifetime, error codes of the core
 """
 
 import os
+import re
 import socket
 
 
@@ -32,10 +33,11 @@ def container_id():
     """The container id as Docker shows it; with host networking the hostname is the host's, not the id."""
     try:
         with open("/proc/self/mountinfo", encoding="utf-8") as mounts:
-            for line in mounts:
-                marker = "/docker/containers/"
-                if marker in line:
-                    return line.split(marker, 1)[1].split("/", 1)[0][:12]
+            # ".../containers/<id>/hostname": the path is relative to the data root's mount, which is
+            # /var/lib/docker itself when the engine runs inside another container.
+            match = re.search(r"/containers/([0-9a-f]{64})/", mounts.read())
+            if match:
+                return match.group(1)[:12]
     except OSError:
         pass
     return os.environ.get("WA_EMU_CONTAINER_ID", "%x" % os.getpid())

@@ -239,6 +239,16 @@ def cmd_client(args):
         log("%s client containers removed" % args.setup)
 
 
+def cmd_images(args):
+    """Build (or reuse) the emulator images, and the Molecule host image with --host; print their tags."""
+    if not procs.docker_ready():
+        raise LabError("no Docker engine runs: start one (dockerd --bridge=none --iptables=false) first")
+    tags = image.build(log)
+    if args.host:
+        tags["host"] = image.build_host(log)
+    print(json.dumps(tags))
+
+
 def cmd_status(args):
     state = load(args.workdir)
     for name, setup in state["setups"].items():
@@ -313,6 +323,9 @@ def parser():
                         help="with up: an emulator setting for every container, e.g. WA_EMU_TOKEN_LIFETIME_SECONDS=5")
     client.set_defaults(func=cmd_client)
     command("status", "health of both setups").set_defaults(func=cmd_status)
+    images = command("images", "build or reuse the emulator images (and the Molecule host image)")
+    images.add_argument("--host", action="store_true", help="also the Molecule host image (DinD, databases)")
+    images.set_defaults(func=cmd_images)
     down = command("down", "stop and remove everything the lab started")
     down.add_argument("--keep-files", action="store_true", help="keep the work directory")
     down.set_defaults(func=cmd_down)

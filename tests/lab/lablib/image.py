@@ -17,6 +17,15 @@ from .procs import LabError, run
 SUITE = "bookworm"
 PACKAGES = ["python3", "python3-pymysql", "python3-psycopg2", "python3-cryptography", "python3-bcrypt",
             "python3-cffi-backend"]
+# A Molecule host: its own Docker engine, database servers and tools, and Python for Ansible's modules.
+HOST_PACKAGES = ["python3", "python3-pymysql", "python3-psycopg2", "docker.io", "docker-compose", "mariadb-server",
+                 "mariadb-client", "postgresql-15", "postgresql-client-15", "mydumper", "procps", "ca-certificates"]
+HOST_IMAGE = "wabiz-lab/host"
+# The host's PID 1: its own engine, no bridge and no iptables, as on the machine itself.
+HOST_INIT = """#!/bin/sh
+dockerd --bridge=none --iptables=false --ip-masq=false >/var/log/dockerd.log 2>&1 &
+exec sleep infinity
+"""
 EMULATOR_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "emulator")
 WA_VERSION = "v2.45.1"
 IMAGES = {"web": "wabiz-lab/web", "coreapp": "wabiz-lab/coreapp"}
@@ -58,27 +67,57 @@ def source_hash():
     return digest.hexdigest()[:16]
 
 
-def build_base(log):
-    base_hash = _digest(SUITE, *PACKAGES)
-    tag = "wabiz-lab/base:%s" % base_hash
-    if _image_label(tag, "wabiz.lab.base") == base_hash:
+def debootstrap_image(repository, packages, log, files=None, changes=()):
+    """A Debian image with ``packages`` (and ``files``: path -> (text, mode)), cached by its content."""
+    content_hash = _digest(SUITE, *(packages + sorted("%s%s" % (k, v) for k, v in (files or {}).items())))
+    tag = "%s:%s" % (repository, content_hash)
+    if _image_label(tag, "wabiz.lab.base") == content_hash:
         return tag
     if not shutil.which("debootstrap"):
         raise LabError("debootstrap is not installed: run tools/bootstrap first")
-    log("building the base image with debootstrap (about a minute, once)")
+    log("building %s with debootstrap (a minute or two, once)" % tag)
     rootfs = tempfile.mkdtemp(prefix="wabiz-rootfs-", dir="/var/tmp")
     try:
-        run(["debootstrap", "--variant=minbase", "--include=" + ",".join(PACKAGES), SUITE, rootfs, debian_mirror()])
+        run(["debootstrap", "--variant=minbase", "--include=" + ",".join(packages), SUITE, rootfs, debian_mirror()])
         for junk in ("usr/share/doc", "usr/share/man", "usr/share/locale", "var/cache/apt", "var/lib/apt/lists"):
             shutil.rmtree(os.path.join(rootfs, junk), ignore_errors=True)
+        for path, (text, mode) in (files or {}).items():
+            target = os.path.join(rootfs, path.lstrip("/"))
+            with open(target, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.chmod(target, mode)
         tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
-        run(["docker", "import", "--change", "LABEL wabiz.lab.base=%s" % base_hash, "--change", "ENV LANG=C.UTF-8",
-             "-", tag], stdin=tar.stdout)
+        command = ["docker", "import", "--change", "LABEL wabiz.lab.base=%s" % content_hash,
+                   "--change", "ENV LANG=C.UTF-8"]
+        for change in changes:
+            command += ["--change", change]
+        run(command + ["-", tag], stdin=tar.stdout)
         tar.stdout.close()
         if tar.wait() != 0:
-            raise LabError("tar of the base root file system failed")
+            raise LabError("tar of the root file system failed")
     finally:
+        _unmount_below(rootfs)
         shutil.rmtree(rootfs, ignore_errors=True)
+    return tag
+
+
+def _unmount_below(path):
+    """A failed debootstrap can leave /proc and /sys mounted in the root file system: never delete into them."""
+    with open("/proc/mounts", encoding="utf-8") as mounts:
+        points = [line.split()[1] for line in mounts if line.split()[1].startswith(path.rstrip("/") + "/")]
+    for point in sorted(points, reverse=True):
+        subprocess.run(["umount", "--lazy", point], check=False)
+
+
+def build_base(log):
+    return debootstrap_image("wabiz-lab/base", PACKAGES, log)
+
+
+def build_host(log=print):
+    """The image of a Molecule host (Docker-in-Docker with databases); tagged wabiz-lab/host:latest too."""
+    tag = debootstrap_image(HOST_IMAGE, HOST_PACKAGES, log, files={"/usr/local/bin/wabiz-host-init": (HOST_INIT, 0o755)},
+                            changes=['CMD ["/usr/local/bin/wabiz-host-init"]'])
+    run(["docker", "tag", tag, HOST_IMAGE + ":latest"])
     return tag
 
 

@@ -89,6 +89,9 @@ def test_option(fresh_lab, option):
     assert settings["wa_id"] == "16315550123"
     assert settings["webhooks"]["url"] == lab.state["webhook_url"]
 
+    # Registration and keys (identity key, signed prekey) are the old client's, in every option.
+    assert rows(lab, "new", prefix + "wacore", "registration") == rows(lab, "old", prefix + "wacore", "registration")
+
     new_dbs = databases(lab, "new")
     old_dbs = databases(lab, "old")
     messages_dbs = [d for d in old_dbs if d.startswith(prefix + "wamessages_")]

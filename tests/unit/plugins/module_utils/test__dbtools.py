@@ -1,0 +1,44 @@
+"""Credentials files, tool choice and the manifest comparison."""
+
+import os
+import stat
+
+import pytest
+
+from ansible_collections.wabiz.migration.plugins.module_utils import _dbtools
+from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import Credentials, Endpoint, compare
+
+
+def test_credentials_are_private_quoted_and_removed():
+    with Credentials() as credentials:
+        args, env = credentials.for_endpoint(Endpoint("mysql", "db", 3306, "root", 'p#a"ss\\w'))
+        assert env == {}
+        with open(args["extra_file"], encoding="utf-8") as handle:
+            text = handle.read()
+        assert 'password="p#a\\"ss\\\\w"' in text and "[mydumper]" in text and "[client]" in text
+        assert stat.S_IMODE(os.stat(args["extra_file"]).st_mode) == 0o600
+        args, env = credentials.for_endpoint(Endpoint("pgsql", "db", 5432, "root", "a:b\\c"))
+        with open(env["PGPASSFILE"], encoding="utf-8") as handle:
+            assert handle.read() == "db:5432:*:root:a\\:b\\\\c\n"
+        directory = credentials.dir
+    assert not os.path.exists(directory)
+
+
+def test_choose_tools_explains_what_is_missing(monkeypatch):
+    monkeypatch.setattr(_dbtools, "which", lambda name: None)
+    with pytest.raises(_dbtools.ToolError, match="install the database client tools"):
+        _dbtools.choose_tools("pgsql", "auto")
+    with pytest.raises(_dbtools.ToolError, match="mydumper and myloader are not installed"):
+        _dbtools.choose_tools("mysql", "mydumper")
+    with pytest.raises(_dbtools.ToolError, match="not for PostgreSQL"):
+        _dbtools.choose_tools("pgsql", "mydumper")
+
+
+def test_compare_names_every_difference():
+    want = {"a": {"tables": {"t": {"rows": 2, "checksum": "x"}, "u": {"rows": 1}}}, "b": {"tables": {}}}
+    have = {"a": {"tables": {"t": {"rows": 2, "checksum": "y"}, "v": {"rows": 0}}}}
+    assert compare(want, have) == [
+        "a: tables missing: u", "a: unexpected tables: v",
+        "a.t: checksum x on the source, y after the restore", "database b is missing"]
+    assert compare(want, {"a": {"tables": {"t": {"rows": 2, "checksum": "x"}, "u": {"rows": 1}}},
+                          "b": {"tables": {}}}) == []

@@ -1,0 +1,62 @@
+"""client_containers: picks the client's containers by compose labels, and fails if anything else stops."""
+
+import json
+
+from ansible.module_utils import basic
+
+from ansible_collections.wabiz.migration.plugins.modules import client_containers
+
+
+def container(cid, name, running, project=None, service=None):
+    labels = ",".join("%s=%s" % pair for pair in (("com.docker.compose.project", project),
+                                                    ("com.docker.compose.service", service)) if pair[1])
+    return json.dumps({"ID": cid * 8, "Names": name, "State": "running" if running else "exited", "Labels": labels})
+
+
+class FakeDocker:
+    def __init__(self, containers, stops_db=False):
+        self.containers = containers
+        self.stops_db = stops_db
+        self.commands = []
+
+    def __call__(self, args, **kwargs):  # set on the class, so it is not bound to the module
+        self.commands.append(args)
+        if args[:2] == ["docker", "ps"]:
+            return 0, "\n".join(self.containers), ""
+        if args[:3] == ["docker", "volume", "ls"]:
+            return 0, "whatsappMedia\nmysqlData\n", ""
+        if args[:2] == ["docker", "stop"]:
+            self.containers = [c.replace('"running"', '"exited"') if any(i * 8 in c for i in args[4:]) or self.stops_db
+                               else c for c in self.containers]
+        return 0, "", ""
+
+
+def setup(monkeypatch, **kwargs):
+    fake = FakeDocker([container("a", "wa_waweb_1", True, "wa", "waweb"),
+                       container("b", "wa_wacore_1", True, "wa", "wacore"),
+                       container("c", "wa_db_1", True, "wa", "db"),
+                       container("d", "other_web_1", True, "other", "waweb")], **kwargs)
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", fake)
+    return fake
+
+
+def test_stops_only_the_client_services_of_the_project(run_module, monkeypatch):
+    fake = setup(monkeypatch)
+    result = run_module(client_containers, {"project": "wa", "state": "stopped"})
+    assert not result["failed"] and result["changed"]
+    assert sorted(c["name"] for c in result["containers"]) == ["wa_wacore_1", "wa_waweb_1"]
+    stop = next(c for c in fake.commands if c[:2] == ["docker", "stop"])
+    assert sorted(stop[4:]) == ["aaaaaaaa", "bbbbbbbb"]
+
+
+def test_fails_when_a_database_container_stops(run_module, monkeypatch):
+    setup(monkeypatch, stops_db=True)
+    result = run_module(client_containers, {"project": "wa", "state": "stopped"})
+    assert result["failed"] and "other containers stopped (other_web_1, wa_db_1)" in result["msg"]
+
+
+def test_info_and_check_mode_touch_nothing(run_module, monkeypatch):
+    fake = setup(monkeypatch)
+    assert not run_module(client_containers, {"project": "wa"})["changed"]
+    assert run_module(client_containers, {"project": "wa", "state": "stopped", "_ansible_check_mode": True})["changed"]
+    assert not [c for c in fake.commands if c[:2] == ["docker", "stop"]]

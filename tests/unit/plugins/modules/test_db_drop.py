@@ -1,0 +1,9 @@
+"""db_drop: nothing happens without the exact list."""
+
+from ansible_collections.wabiz.migration.plugins.modules import db_drop
+
+
+def test_wrong_confirmation_drops_nothing(run_module):
+    result = run_module(db_drop, {"engine": "mysql", "login_password": "x", "databases": ["b", "a"],
+                                  "confirm": "b,a"})
+    assert result["failed"] and "confirm must be exactly 'a,b'" in result["msg"]

@@ -17,29 +17,6 @@ description:
 author:
   - wabiz.migration maintainers (@wabiz)
 options:
-  engine:
-    description: V(mysql) or V(pgsql). If not set, E(WA_DB_ENGINE) is used.
-    type: str
-    required: true
-    choices: [mysql, pgsql]
-  login_host:
-    description: Server. If not set, E(WA_DB_HOSTNAME) is used.
-    type: str
-    default: 127.0.0.1
-  login_port:
-    description: Port. If not set, E(WA_DB_PORT) is used.
-    type: int
-  login_user:
-    description: User allowed to drop databases. If not set, E(WA_DB_USERNAME) is used.
-    type: str
-    default: root
-  login_password:
-    description: Its password. If not set, E(WA_DB_PASSWORD) is used.
-    type: str
-  connect_timeout:
-    description: Seconds to wait for a connection.
-    type: int
-    default: 10
   databases:
     description: The databases to drop. Those already gone are skipped.
     type: list
@@ -55,11 +32,10 @@ attributes:
     details: Reports what would be dropped.
   diff_mode:
     support: none
-  platform:
-    support: full
-    platforms: posix
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - wabiz.migration.db
+  - wabiz.migration.db.attributes
 '''
 
 EXAMPLES = r'''

@@ -26,31 +26,8 @@ description:
 author:
   - wabiz.migration maintainers (@wabiz)
 requirements:
-  - The database client tools on the host that runs the module (see C(bindep.txt)), and PyMySQL or psycopg2.
+  - The database client tools on the host that runs the module (Debian packages mariadb-client, postgresql-client, mydumper).
 options:
-  engine:
-    description: V(mysql) for MySQL/MariaDB, V(pgsql) for PostgreSQL. If not set, E(WA_DB_ENGINE) is used.
-    type: str
-    required: true
-    choices: [mysql, pgsql]
-  login_host:
-    description: Source server. If not set, E(WA_DB_HOSTNAME) is used.
-    type: str
-    default: 127.0.0.1
-  login_port:
-    description: Source port. If not set, E(WA_DB_PORT) is used.
-    type: int
-  login_user:
-    description: Source user. If not set, E(WA_DB_USERNAME) is used.
-    type: str
-    default: root
-  login_password:
-    description: Source password. If not set, E(WA_DB_PASSWORD) is used.
-    type: str
-  connect_timeout:
-    description: Seconds to wait for a connection.
-    type: int
-    default: 10
   databases:
     description: The databases to dump, as M(wabiz.migration.db_info) returns them in RV(wabiz.migration.db_info#module:names).
     type: list
@@ -105,11 +82,10 @@ attributes:
     details: Checks the databases and the tools and returns the plan; dumps nothing.
   diff_mode:
     support: none
-  platform:
-    support: full
-    platforms: posix
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - wabiz.migration.db
+  - wabiz.migration.db.attributes
 '''
 
 EXAMPLES = r'''

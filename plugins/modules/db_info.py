@@ -18,34 +18,7 @@ description:
   - Reads only; the server is never changed.
 author:
   - wabiz.migration maintainers (@wabiz)
-requirements:
-  - PyMySQL (O(engine=mysql)) or psycopg2 (O(engine=pgsql)) on the host that runs the module.
 options:
-  engine:
-    description:
-      - V(mysql) for MySQL or MariaDB, V(pgsql) for PostgreSQL (the client's C(WA_DB_ENGINE) in lower case).
-      - If not set, the environment variable E(WA_DB_ENGINE) is used.
-    type: str
-    required: true
-    choices: [mysql, pgsql]
-  login_host:
-    description: Server address. If not set, E(WA_DB_HOSTNAME) is used.
-    type: str
-    default: 127.0.0.1
-  login_port:
-    description: Server port; 3306 or 5432 by default. If not set, E(WA_DB_PORT) is used.
-    type: int
-  login_user:
-    description: User with read access to every client database. If not set, E(WA_DB_USERNAME) is used.
-    type: str
-    default: root
-  login_password:
-    description: Its password. If not set, E(WA_DB_PASSWORD) is used.
-    type: str
-  connect_timeout:
-    description: Seconds to wait for a connection.
-    type: int
-    default: 10
   name_prefix:
     description:
       - Only databases whose names start with this prefix. With the default empty prefix every database
@@ -78,10 +51,9 @@ options:
     default: false
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - wabiz.migration.db
+  - wabiz.migration.db.attributes
 attributes:
-  platform:
-    support: full
-    platforms: posix
   check_mode:
     support: full
     details: Read-only; behaves the same in check mode.

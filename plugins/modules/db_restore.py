@@ -20,31 +20,8 @@ description:
 author:
   - wabiz.migration maintainers (@wabiz)
 requirements:
-  - The database client tools on the host that runs the module (see C(bindep.txt)), and PyMySQL or psycopg2.
+  - The database client tools on the host that runs the module (Debian packages mariadb-client, postgresql-client, mydumper).
 options:
-  engine:
-    description: V(mysql) or V(pgsql); must be the manifest's. If not set, E(WA_DB_ENGINE) is used.
-    type: str
-    required: true
-    choices: [mysql, pgsql]
-  login_host:
-    description: Target server. If not set, E(WA_DB_HOSTNAME) is used.
-    type: str
-    default: 127.0.0.1
-  login_port:
-    description: Target port. If not set, E(WA_DB_PORT) is used.
-    type: int
-  login_user:
-    description: Target user, allowed to create databases. If not set, E(WA_DB_USERNAME) is used.
-    type: str
-    default: root
-  login_password:
-    description: Its password. If not set, E(WA_DB_PASSWORD) is used.
-    type: str
-  connect_timeout:
-    description: Seconds to wait for a connection.
-    type: int
-    default: 10
   src:
     description: The dump directory made by M(wabiz.migration.db_dump).
     type: path
@@ -63,11 +40,10 @@ attributes:
     details: Checks the manifest, the files and the target; restores nothing.
   diff_mode:
     support: none
-  platform:
-    support: full
-    platforms: posix
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - wabiz.migration.db
+  - wabiz.migration.db.attributes
 '''
 
 EXAMPLES = r'''

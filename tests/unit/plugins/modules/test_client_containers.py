@@ -8,8 +8,8 @@ from ansible_collections.wabiz.migration.plugins.modules import client_container
 
 
 def container(cid, name, running, project=None, service=None):
-    labels = ",".join("%s=%s" % pair for pair in (("com.docker.compose.project", project),
-                                                    ("com.docker.compose.service", service)) if pair[1])
+    pairs = (("com.docker.compose.project", project), ("com.docker.compose.service", service))
+    labels = ",".join("%s=%s" % pair for pair in pairs if pair[1])
     return json.dumps({"ID": cid * 8, "Names": name, "State": "running" if running else "exited", "Labels": labels})
 
 

@@ -1,0 +1,47 @@
+# -*- coding: utf-8 -*-
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+
+    DOCUMENTATION = r'''
+options:
+  engine:
+    description:
+      - V(mysql) for MySQL or MariaDB, V(pgsql) for PostgreSQL (the client's C(WA_DB_ENGINE) in lower case).
+      - If not set, the environment variable E(WA_DB_ENGINE) is used.
+    type: str
+    required: true
+    choices: [mysql, pgsql]
+  login_host:
+    description: Database server address. If not set, E(WA_DB_HOSTNAME) is used.
+    type: str
+    default: 127.0.0.1
+  login_port:
+    description: Its port; 3306 or 5432 when not given. If not set, E(WA_DB_PORT) is used.
+    type: int
+  login_user:
+    description: Database user. If not set, E(WA_DB_USERNAME) is used.
+    type: str
+    default: root
+  login_password:
+    description: Its password. If not set, E(WA_DB_PASSWORD) is used.
+    type: str
+  connect_timeout:
+    description: Seconds to wait for a connection.
+    type: int
+    default: 10
+requirements:
+  - PyMySQL (O(engine=mysql)) or psycopg2 (O(engine=pgsql)) on the host that runs the module.
+'''
+
+    ATTRIBUTES = r'''
+attributes:
+  platform:
+    support: full
+    platforms: posix
+'''

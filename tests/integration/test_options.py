@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-from labsupport import ROOT, TOPOLOGIES, ansible_playbook, start_lab, stop_lab
+from labsupport import ROOT, TOPOLOGIES, ansible_playbook, known_secrets, start_lab, stop_lab
+from test_modules import TOKEN, where
 
 from ansible_collections.wabiz.migration.plugins.module_utils._db import Server, inventory_of
 
@@ -56,8 +57,11 @@ def checksums(lab, name):
 def run_option(lab, option):
     inventory = os.path.join(lab.workdir, "inventory.yml")
     playbook = os.path.join(ROOT, "playbooks", "option%d.yml" % option)
-    rc, output = ansible_playbook(playbook, inventory)
+    rc, output = ansible_playbook(playbook, inventory, "-vvv")
     assert rc == 0, output[-5000:]
+    leaks = [where(output, output.index(s)) for s in known_secrets(lab) if s in output]
+    leaks += [where(output, match.start()) for match in TOKEN.finditer(output)]
+    assert leaks == [], "secrets or API tokens in the -vvv output"
     report_path = os.path.join(lab.workdir, "runs", "old-setup__new-setup-report.json")
     with open(report_path, encoding="utf-8") as handle:
         report = json.load(handle)

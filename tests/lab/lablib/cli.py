@@ -5,6 +5,7 @@
     lab inventory --workdir DIR                            DIR/inventory.yml with groups old and new
     lab client up|down old|new --workdir DIR               start or remove a setup's client containers
     lab status --workdir DIR                               health of both setups
+    lab images [--host]                                    build or reuse the images (--host: the Molecule host)
     lab down --workdir DIR                                 stop and remove everything the lab started
 """
 

@@ -31,7 +31,8 @@ options:
   force:
     description:
       - Replace O(dest) when it exists. With V(false), an existing file is kept and only its checksum is
-        returned, so a resumed migration does not take a second backup.
+        returned, so a resumed migration does not take a second backup; O(password) must then be the one
+        the kept backup was made with (checked against C(<dest>.check)), or the module fails.
     type: bool
     default: true
   return_content:
@@ -91,6 +92,8 @@ data:
 
 import base64
 import hashlib
+import hmac
+import json
 import os
 import tempfile
 
@@ -113,6 +116,22 @@ def write_private(dest, content):
         raise
 
 
+CHECK_ITERATIONS = 200000
+
+
+def password_check(password, salt=None):
+    salt = salt or os.urandom(16)
+    digest = hashlib.pbkdf2_hmac('sha256', password.encode('utf-8'), salt, CHECK_ITERATIONS)
+    return {'salt': base64.b64encode(salt).decode(), 'iterations': CHECK_ITERATIONS,
+            'digest': base64.b64encode(digest).decode()}
+
+
+def password_matches(password, check):
+    salt = base64.b64decode(check['salt'])
+    digest = hashlib.pbkdf2_hmac('sha256', password.encode('utf-8'), salt, check['iterations'])
+    return hmac.compare_digest(base64.b64encode(digest).decode(), check['digest'])
+
+
 def main():
     wa = ApiModule(dict(password=dict(type='str', required=True, no_log=True), dest=dict(type='path'),
                         force=dict(type='bool', default=True), return_content=dict(type='bool', default=False)),
@@ -124,6 +143,11 @@ def main():
     if dest and os.path.exists(dest) and not params['force'] and not params['return_content']:
         with open(dest, 'rb') as handle:
             content = handle.read()
+        if os.path.exists(dest + '.check'):
+            with open(dest + '.check') as handle:
+                if not password_matches(params['password'], json.load(handle)):
+                    wa.module.fail_json(msg='The backup password is not the one the backup in %s was made with. '
+                                            'Use that password (the backup cannot be restored with another).' % dest)
         wa.exit(changed=False, dest=dest, checksum=hashlib.sha256(content).hexdigest(), size=len(content),
                 msg='kept the existing backup (force=false)')
     if wa.module.check_mode:
@@ -138,6 +162,7 @@ def main():
     result = dict(checksum=hashlib.sha256(content).hexdigest(), size=len(content))
     if dest:
         write_private(dest, content)
+        write_private(dest + '.check', json.dumps(password_check(params['password'])).encode('ascii'))
         result.update(changed=True, dest=dest)
     if params['return_content']:
         result['data'] = data

@@ -83,6 +83,21 @@ def test_missing_backup_password(ready):
     assert "Invalid migration settings" in output and "wabiz_backup_password" in output
 
 
+def test_resumed_run_with_another_backup_password(ready):
+    inventory = os.path.join(ready.workdir, "inventory.yml")
+    playbook = os.path.join(ROOT, "playbooks", "option1.yml")
+    # A first run that only took the settings backup (as if it had stopped right after it) ...
+    rc, output = ansible_playbook(playbook, inventory, "--tags", "settings_backup")
+    assert rc == 0, output[-3000:]
+    # ... and a second run with a mistyped password: refused before the old client stops.
+    rc, output = ansible_playbook(playbook, inventory, "-e", "wabiz_backup_password=Mistyped#Passw0rd")
+    assert rc != 0 and "not the one the backup" in output, output[-3000:]
+    ready.client("old").wait_health(timeout=30, shards=ready.setup("old")["shards"] or None)
+    with open(os.path.join(ready.workdir, "runs", "old-setup__new-setup.json"), encoding="utf-8") as handle:
+        assert json.load(handle)["order"] == ["settings_backup"]
+    os.unlink(os.path.join(ready.workdir, "runs", "old-setup__new-setup.json"))  # the other tests start afresh
+
+
 def test_token_too_short_lived_for_option_3(ready):
     output = refused(ready, 3, os.path.join(ready.workdir, "inventory.yml"), "-e", "wabiz_token_min_validity=864000")
     assert "sooner than min_validity 864000 s" in output

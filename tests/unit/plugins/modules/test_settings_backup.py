@@ -18,7 +18,8 @@ def test_writes_a_private_file_and_its_checksum(server, run_module, tmp_path):
     assert open(dest).read() == DATA
     assert stat.S_IMODE(os.stat(dest).st_mode) == 0o600
     assert result["checksum"] == hashlib.sha256(DATA.encode()).hexdigest() and "data" not in result
-    assert os.listdir(str(tmp_path)) == ["settings.backup"]  # no temporary file left
+    assert sorted(os.listdir(str(tmp_path))) == ["settings.backup", "settings.backup.check"]  # no temporary file
+    assert stat.S_IMODE(os.stat(dest + ".check").st_mode) == 0o600
     assert server.requests[0]["body"] == {"password": "Backup#1"}
 
 
@@ -28,6 +29,18 @@ def test_force_false_keeps_an_existing_backup(server, run_module, tmp_path):
     result = run_module(settings_backup, dict(BASE, dest=str(dest), force=False))
     assert not result["failed"] and not result["changed"] and server.requests == []
     assert result["checksum"] == hashlib.sha256(DATA.encode()).hexdigest()
+
+
+def test_a_kept_backup_needs_its_own_password(server, run_module, tmp_path):
+    server.add("POST", "/v1/settings/backup", 200, {"settings": {"data": DATA}})
+    dest = str(tmp_path / "settings.backup")
+    run_module(settings_backup, dict(BASE, dest=dest))
+    kept = run_module(settings_backup, dict(BASE, dest=dest, force=False))
+    assert not kept["failed"] and not kept["changed"]
+    wrong = run_module(settings_backup, dict(BASE, dest=dest, force=False, password="Other#1"))
+    assert wrong["failed"] and "not the one the backup" in wrong["msg"]
+    with open(dest + ".check", encoding="ascii") as handle:
+        assert "Backup#1" not in handle.read()
 
 
 def test_check_mode_writes_nothing(server, run_module, tmp_path):

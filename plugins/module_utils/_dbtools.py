@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
@@ -90,44 +89,42 @@ class Credentials(object):
                     'PGUSER': endpoint.user, 'PGCONNECT_TIMEOUT': '10'}
 
 
-def which(name):
-    for directory in os.environ.get('PATH', '/usr/bin:/bin').split(os.pathsep) + ['/usr/sbin', '/usr/bin']:
-        path = os.path.join(directory, name)
-        if os.path.isfile(path) and os.access(path, os.X_OK):
-            return path
-    return None
+def _find(module, name):
+    # Database tools often live in sbin-less PATHs of non-login shells; look in the usual places too.
+    return module.get_bin_path(name, opt_dirs=['/usr/sbin', '/usr/bin'])
 
 
-def version_of(executable):
-    try:
-        out = subprocess.run([executable, '--version'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             universal_newlines=True, timeout=30, check=False).stdout
-    except (OSError, subprocess.SubprocessError) as exc:
-        return 'unknown (%s)' % exc
-    return out.strip().splitlines()[0] if out.strip() else 'unknown'
+def version_of(module, executable):
+    rc, out, err = module.run_command([executable, '--version'])
+    text = (out or err or '').strip()
+    if rc != 0 or not text:
+        return 'unknown (exit %d)' % rc
+    return text.splitlines()[0]
 
 
-def choose_tools(engine, method):
+def choose_tools(module, engine, method):
     """The executables of a dump method: mysql ``mydumper``/``mysqldump``, pgsql ``pg_dump``; ``auto`` picks."""
     if engine == 'pgsql':
         if method not in ('auto', 'pg_dump'):
             raise ToolError('method %s is not for PostgreSQL (use pg_dump)' % method)
-        tools = {'method': 'pg_dump', 'dump': which('pg_dump'), 'load': which('psql')}
+        tools = {'method': 'pg_dump', 'dump': _find(module, 'pg_dump'), 'load': _find(module, 'psql')}
     else:
         if method not in ('auto', 'mydumper', 'mysqldump'):
             raise ToolError('method %s is not for MySQL/MariaDB (use mydumper or mysqldump)' % method)
-        if method in ('auto', 'mydumper') and which('mydumper') and which('myloader'):
-            tools = {'method': 'mydumper', 'dump': which('mydumper'), 'load': which('myloader')}
+        mydumper, myloader = _find(module, 'mydumper'), _find(module, 'myloader')
+        if method in ('auto', 'mydumper') and mydumper and myloader:
+            tools = {'method': 'mydumper', 'dump': mydumper, 'load': myloader}
         elif method == 'mydumper':
             raise ToolError('mydumper and myloader are not installed (Debian package mydumper)')
         else:
-            tools = {'method': 'mysqldump', 'dump': next(filter(None, map(which, MYSQL_DUMP_TOOLS)), None),
-                     'load': next(filter(None, map(which, MYSQL_CLIENTS)), None)}
+            tools = {'method': 'mysqldump',
+                     'dump': next(filter(None, (_find(module, n) for n in MYSQL_DUMP_TOOLS)), None),
+                     'load': next(filter(None, (_find(module, n) for n in MYSQL_CLIENTS)), None)}
     missing = [role for role in ('dump', 'load') if not tools[role]]
     if missing:
         raise ToolError('the %s tools are missing (%s): install the database client tools (bindep.txt)'
                         % (tools['method'], ', '.join(missing)))
-    tools['versions'] = {'dump': version_of(tools['dump']), 'load': version_of(tools['load'])}
+    tools['versions'] = {'dump': version_of(module, tools['dump']), 'load': version_of(module, tools['load'])}
     return tools
 
 
@@ -136,15 +133,16 @@ def client_major(version_text):
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
-def run_script(script, args, env, what):
-    """Run a bash script with ``set -o pipefail``; raise ToolError with its stderr tail on failure."""
-    full_env = dict(os.environ, **env)
+def run_script(module, script, args, env, what):
+    """Run a bash script with ``set -o pipefail``; raise ToolError with its stderr tail on failure.
+
+    Credentials reach the tools through ``env`` (option file and PGPASSFILE paths), never through ``args``.
+    """
     started = time.time()
-    proc = subprocess.run(['bash', '-c', 'set -euo pipefail\n' + script, 'wabiz'] + list(args),
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env, universal_newlines=True,
-                          check=False)
-    if proc.returncode != 0:
-        raise ToolError('%s failed (exit %d): %s' % (what, proc.returncode, (proc.stderr or proc.stdout)[-2000:].strip()))
+    rc, out, err = module.run_command(['bash', '-c', 'set -euo pipefail\n' + script, 'wabiz'] + list(args),
+                                      environ_update=env)
+    if rc != 0:
+        raise ToolError('%s failed (exit %d): %s' % (what, rc, (err or out)[-2000:].strip()))
     return time.time() - started
 
 
@@ -269,7 +267,8 @@ SCRIPTS = {
 class Transfer(object):
     """One dump, load or copy of a set of databases with one method."""
 
-    def __init__(self, tools, credentials, source=None, target=None, jobs=2):
+    def __init__(self, module, tools, credentials, source=None, target=None, jobs=2):
+        self.module = module
         self.tools = tools
         self.method = tools['method']
         self.jobs = max(1, jobs)
@@ -284,7 +283,7 @@ class Transfer(object):
                 self.env['%s_%s' % (prefix, key)] = value
 
     def _run(self, what, dbname, path, regex=''):
-        return run_script(SCRIPTS[(self.method, what)], [dbname, path, str(self.jobs), regex], self.env,
+        return run_script(self.module, SCRIPTS[(self.method, what)], [dbname, path, str(self.jobs), regex], self.env,
                           '%s of %s with %s' % (what, dbname or 'the databases', self.method))
 
     def dump_path(self, directory, dbname=None):

@@ -177,7 +177,7 @@ def main():
     target = None
     try:
         databases = source.select(include=params['databases'])
-        tools = choose_tools(params['engine'], params['method'])
+        tools = choose_tools(module, params['engine'], params['method'])
         server_version = source.version()
         if params['engine'] == 'pgsql':
             tool, server = client_major(tools['versions']['dump']), client_major(server_version)
@@ -204,8 +204,9 @@ def main():
                 target.drop_database(dbname)
         prepare_dest(module, params['dest'])
         with Credentials() as credentials:
-            transfer = Transfer(tools, credentials, source=Endpoint(params['engine'], source.host, source.port,
-                                                                    source.user, source.password),
+            transfer = Transfer(module, tools, credentials,
+                                source=Endpoint(params['engine'], source.host, source.port, source.user,
+                                                source.password),
                                 target=restore and Endpoint(params['engine'], target.host, target.port,
                                                             target.user, target.password),
                                 jobs=params['jobs'])

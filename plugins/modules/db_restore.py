@@ -109,7 +109,7 @@ def main():
             raise ToolError('the target %s is the server the dump was taken from: a migration never writes to its '
                             'source' % target.describe())
         check_files(params['src'], manifest)
-        tools = choose_tools(params['engine'], manifest['method'])
+        tools = choose_tools(module, params['engine'], manifest['method'])
         present = sorted(set(databases) & set(target.databases()))
         if present and not params['replace']:
             raise ToolError('the target %s already holds %s: refusing to overwrite (replace=true drops them)'
@@ -121,7 +121,7 @@ def main():
         started = time.time()
         with Credentials() as credentials:
             endpoint = Endpoint(params['engine'], target.host, target.port, target.user, target.password)
-            Transfer(tools, credentials, target=endpoint, jobs=params['jobs']).load(params['src'], databases)
+            Transfer(module, tools, credentials, target=endpoint, jobs=params['jobs']).load(params['src'], databases)
         seconds = dict(restore=round(time.time() - started, 2))
         started = time.time()
         checksums = any('checksum' in t for d in manifest['databases'].values() for t in d['tables'].values())

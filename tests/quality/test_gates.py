@@ -1,4 +1,4 @@
-"""Quality gates that users' own CI applies to a collection: ansible-test sanity and ansible-doc."""
+"""Quality gates that users' own CI applies to a collection: ansible-test sanity, ansible-lint, changelog, ansible-doc."""
 
 import glob
 import json
@@ -14,11 +14,26 @@ MODULES = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, 
 BIN = os.path.dirname(sys.executable)
 
 
-def test_sanity_passes_without_ignore_files():
+def run_tool(*argv):
+    return subprocess.run([os.path.join(ROOT, "tools", argv[0])] + list(argv[1:]), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, check=False)
+
+
+@pytest.mark.parametrize("core", ["required", "newest"])
+def test_sanity_passes_without_ignore_files(core):
+    """The ansible-core of requirements.txt and the newest one PyPI serves (tools/bootstrap's .venv-newest)."""
     assert glob.glob(os.path.join(ROOT, "tests", "sanity", "ignore-*.txt")) == []
-    result = subprocess.run([os.path.join(ROOT, "tools", "sanity")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, check=False)
+    result = run_tool("sanity", *(["--newest"] if core == "newest" else []))
     assert result.returncode == 0, result.stdout[-8000:]
+
+
+def test_ansible_lint_production_profile_and_changelog():
+    with open(os.path.join(ROOT, ".ansible-lint"), encoding="utf-8") as handle:
+        config = handle.read()
+    assert "profile: production" in config and "skip_list" not in config and "warn_list" not in config
+    result = run_tool("lint")
+    assert result.returncode == 0, result.stdout[-8000:]
+    assert "Profile 'production' was required, and it passed" in result.stdout, result.stdout[-3000:]
 
 
 @pytest.mark.parametrize("module", MODULES)

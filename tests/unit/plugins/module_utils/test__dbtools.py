@@ -24,14 +24,22 @@ def test_credentials_are_private_quoted_and_removed():
     assert not os.path.exists(directory)
 
 
-def test_choose_tools_explains_what_is_missing(monkeypatch):
-    monkeypatch.setattr(_dbtools, "which", lambda name: None)
+class NoToolsModule:
+    """A module on a machine without any database client tools."""
+
+    @staticmethod
+    def get_bin_path(name, opt_dirs=None):  # pylint: disable=unused-argument
+        return None
+
+
+def test_choose_tools_explains_what_is_missing():
+    module = NoToolsModule()
     with pytest.raises(_dbtools.ToolError, match="install the database client tools"):
-        _dbtools.choose_tools("pgsql", "auto")
+        _dbtools.choose_tools(module, "pgsql", "auto")
     with pytest.raises(_dbtools.ToolError, match="mydumper and myloader are not installed"):
-        _dbtools.choose_tools("mysql", "mydumper")
+        _dbtools.choose_tools(module, "mysql", "mydumper")
     with pytest.raises(_dbtools.ToolError, match="not for PostgreSQL"):
-        _dbtools.choose_tools("pgsql", "mydumper")
+        _dbtools.choose_tools(module, "pgsql", "mydumper")
 
 
 def test_compare_names_every_difference():

@@ -158,3 +158,17 @@ def journal_state(lab):
         with open(os.path.join(runs, name), "rb") as handle:
             state[name] = handle.read()
     return state
+
+
+@pytest.mark.parametrize("change, extra, expected", [
+    (None, ["-e", "wabiz_db_jobs=many"], ["wabiz_db_jobs", "int"]),
+    (None, ["-e", "wabiz_transfer=ftp"], ["wabiz_transfer", "stream, file"]),
+    ({"new": {"wa_db_engine": "oracle"}}, [], ["wa_db_engine", "mysql, pgsql"]),
+    ({"old": {"wa_topology": {"shards": 3, "masters": 2, "coreapps": 4}}}, [], ["shards", "0, 1, 2, 4, 8, 16, 32"]),
+], ids=["db-jobs-not-int", "unknown-transfer", "unknown-engine", "shards-not-a-power-of-two"])
+def test_play_argument_specs_name_the_variable(ready, change, extra, expected):
+    """playbooks/meta/argument_specs.yml is checked first, with the variable's name and what it should be."""
+    output = refused(ready, 1, inventory_with(ready, "argspec", change), *extra)
+    assert "Validating arguments against arg spec" in output or "argument_errors" in output, output[-3000:]
+    assert all(text in output for text in expected), output[-3000:]
+    assert "Open the journal" not in output

@@ -1,0 +1,208 @@
+"""The collection as users receive it: the Galaxy tarball installed and run by FQCN, the execution environment
+definition, and the AWX project (credential type, job templates, surveys) run through ansible-runner."""
+
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+
+import jinja2
+import pytest
+import yaml
+
+from labsupport import COLLECTIONS_PATH, ROOT, ansible_playbook, known_secrets, start_lab, stop_lab
+from test_modules import TOKEN, where
+
+BIN = os.path.dirname(sys.executable)
+AWX = os.path.join(ROOT, "awx")
+SURVEY_TYPES = {"text", "textarea", "password", "integer", "float", "multiplechoice", "multiselect"}
+
+
+class AwxLoader(yaml.SafeLoader):
+    """Reads the awx/controller files as include_vars does: !unsafe marks the injectors' templates."""
+
+
+AwxLoader.add_constructor("!unsafe", lambda loader, node: loader.construct_scalar(node))
+
+
+def awx_definitions():
+    definitions = {}
+    for path in sorted(glob.glob(os.path.join(AWX, "controller", "*.yml"))):
+        with open(path, encoding="utf-8") as handle:
+            definitions.update(yaml.load(handle, Loader=AwxLoader))  # nosec: a SafeLoader subclass
+    return definitions
+
+
+def module_options(name):
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH)
+    out = subprocess.run([os.path.join(BIN, "ansible-doc"), "--json", name], stdout=subprocess.PIPE, text=True,
+                         env=env, check=True).stdout
+    return set(json.loads(out)[name]["doc"]["options"])
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """`ansible-galaxy collection build`, then `install` of the tarball into an empty collections path."""
+    base = tmp_path_factory.mktemp("galaxy")
+    subprocess.run([os.path.join(BIN, "ansible-galaxy"), "collection", "build", "--output-path", str(base), ROOT],
+                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=True)
+    tarball = glob.glob(str(base / "wabiz-migration-*.tar.gz"))[0]
+    path = base / "collections"
+    subprocess.run([os.path.join(BIN, "ansible-galaxy"), "collection", "install", "-p", str(path), tarball],
+                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=True)
+    return {"tarball": tarball, "path": str(path)}
+
+
+def test_tarball_holds_the_collection_only(installed):
+    with tarfile.open(installed["tarball"]) as tar:
+        names = tar.getnames()
+    tops = {name.split("/")[0] for name in names}
+    assert {"plugins", "roles", "playbooks", "meta", "docs", "README.md", "bindep.txt", "changelogs"} <= tops
+    assert not tops & {"tests", "tools", "awx", "bench", ".ci", ".venv", ".collections"}, tops
+    assert "extensions/molecule" not in "\n".join(names)
+    assert not [n for n in names if n.endswith((".sql", ".backup", ".pyc")) or "__pycache__" in n]
+
+
+def test_execution_environment_context_and_introspection(installed, tmp_path):
+    context = tmp_path / "context"
+    result = subprocess.run([os.path.join(BIN, "ansible-builder"), "create", "-f",
+                             os.path.join(AWX, "execution-environment.yml"), "-c", str(context)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    assert result.returncode == 0, result.stdout
+    containerfile = next(p for p in (context / "Containerfile", context / "Dockerfile") if p.exists())
+    assert "ansible-galaxy" in containerfile.read_text() or "assemble" in containerfile.read_text()
+    assert "wabiz.migration" in (context / "_build" / "requirements.yml").read_text()
+    # What ansible-builder will add for this collection: its meta/execution-environment.yml, read from the
+    # installed tarball.
+    deps = subprocess.run([os.path.join(BIN, "ansible-builder"), "introspect", "--sanitize", installed["path"]],
+                          stdout=subprocess.PIPE, text=True, check=True).stdout
+    for needed in ("PyMySQL", "psycopg2-binary", "mariadb-client", "postgresql-client", "mydumper"):
+        assert needed in deps, deps
+
+
+def test_awx_definitions_fit_the_awx_modules_and_the_playbooks():
+    definitions = awx_definitions()
+    credential_type = definitions["wabiz_credential_type"]
+    assert set(credential_type) - {"kind"} <= module_options("awx.awx.credential_type") and \
+        credential_type["kind"] == "cloud"
+    fields = {f["id"]: f for f in credential_type["inputs"]["fields"]}
+    assert set(credential_type["inputs"]["required"]) <= set(fields)
+    assert all(fields[f].get("secret") for f in fields if "password" in f)
+    injected = credential_type["injectors"]["env"]
+    for name, template in injected.items():
+        assert name.startswith(("WA_API_", "WA_DB_")), name
+        assert re.fullmatch(r"\{\{ (\w+) \}\}", template).group(1) in fields
+    # Every injected variable is one the playbooks read.
+    templates = "".join(open(p, encoding="utf-8").read() for p in glob.glob(os.path.join(
+        ROOT, "playbooks", "templates", "*.j2")))
+    for name in injected:
+        side, _, rest = name.partition("_OLD_") if "_OLD_" in name else name.partition("_NEW_")
+        assert name in templates or (rest and side + "_" in templates and rest in templates), name
+
+    with open(os.path.join(ROOT, "playbooks", "meta", "argument_specs.yml"), encoding="utf-8") as handle:
+        settings = yaml.safe_load(handle)["argument_specs"]["settings"]["options"]
+    job_template_options = module_options("awx.awx.job_template")
+    playbooks = set()
+    for template in definitions["wabiz_job_templates"]:
+        assert set(template) <= job_template_options, template["name"]
+        assert os.path.exists(os.path.join(AWX, template["playbook"]))
+        playbooks.add(template["playbook"])
+        for question in template.get("survey_spec", {}).get("spec", []):
+            assert question["type"] in SURVEY_TYPES and question["variable"] in settings, question
+            assert {"question_name", "variable", "type", "required"} <= set(question)
+            if question["variable"] in ("wabiz_twostep_pin",):
+                assert question["type"] == "password"
+    wrappers = {os.path.basename(p) for p in glob.glob(os.path.join(AWX, "*.yml"))} - {
+        "configure_controller.yml", "execution-environment.yml"}
+    assert playbooks == wrappers
+
+
+@pytest.fixture
+def lab_for(request, docker_engine):  # pylint: disable=unused-argument
+    instance = start_lab(*request.param, messages=200)
+    instance.run("inventory")
+    yield instance
+    stop_lab(instance)
+
+
+@pytest.mark.parametrize("lab_for", [("mysql", 0)], indirect=True)
+def test_installed_collection_runs_option1_by_fqcn(installed, lab_for):
+    rc, output = ansible_playbook("wabiz.migration.option1", os.path.join(lab_for.workdir, "inventory.yml"),
+                                  env={"ANSIBLE_COLLECTIONS_PATH": installed["path"]})
+    assert rc == 0, output[-5000:]
+    assert os.path.exists(os.path.join(lab_for.workdir, "runs", "old-setup__new-setup-report.json"))
+
+
+SECRET_HOST_VARS = ("wa_api_username", "wa_api_password", "wa_db_password")
+SURVEYED = ("wabiz_backup_password", "wabiz_test_recipient", "wabiz_twostep_pin", "wabiz_twostep_disable",
+            "wabiz_webhook_url", "wa_backup_password", "wa_twostep_pin")
+
+
+def private_data_dir(lab, installed, option, base):
+    """What AWX hands ansible-runner for a job: the project, an inventory without secrets, the credential's
+    injected environment, and survey answers plus the job template's extra vars."""
+    definitions = awx_definitions()
+    state = lab.state
+    shutil.copytree(AWX, base / "project")
+    with open(os.path.join(lab.workdir, "inventory.yml"), encoding="utf-8") as handle:
+        inventory = json.load(handle)
+    for group in inventory["all"]["children"].values():
+        for host in group["hosts"].values():
+            for key in SECRET_HOST_VARS:
+                host.pop(key)
+    for key in SURVEYED:
+        inventory["all"]["vars"].pop(key)
+    (base / "inventory").mkdir()
+    (base / "inventory" / "lab.yml").write_text(json.dumps(inventory))
+
+    credential = {"old_api_username": "admin", "old_api_password": state["admin_password"],
+                  "new_api_username": "admin", "new_api_password": state["admin_password"],
+                  "old_db_password": state["setups"]["old"]["db_password"],
+                  "new_db_password": state["setups"]["new"]["db_password"],
+                  "backup_password": state["backup_password"]}
+    envvars = {name: jinja2.Template(template).render(credential)
+               for name, template in definitions["wabiz_credential_type"]["injectors"]["env"].items()}
+    envvars["ANSIBLE_COLLECTIONS_PATH"] = installed["path"]  # where AWX puts the project's collections
+    template = next(t for t in definitions["wabiz_job_templates"] if t["playbook"] == "option%d.yml" % option)
+    answers = {"wabiz_test_recipient": "+4915100000001", "wabiz_twostep_disable": "true",
+               "wabiz_twostep_pin": state["pin"], "wabiz_old_webhook_disable": "false",
+               "wabiz_webhook_url": state["webhook_url"], "wabiz_database_stays": "false",
+               "wabiz_token_min_validity": 86400}
+    extravars = {q["variable"]: answers[q["variable"]] for q in template["survey_spec"]["spec"]}
+    extravars["wabiz_work_dir"] = os.path.join(lab.workdir, "runs")  # the job template's, on a kept path
+    (base / "env").mkdir()
+    (base / "env" / "envvars").write_text(json.dumps(envvars))
+    (base / "env" / "extravars").write_text(json.dumps(extravars))
+    return template["playbook"]
+
+
+@pytest.mark.parametrize("option, lab_for", [(1, ("pgsql", 0)), (2, ("mysql", 2)), (3, ("pgsql", 2))],
+                         indirect=["lab_for"], ids=["option1-pgsql", "option2-mysql-2shards", "option3-pgsql-2shards"])
+def test_ansible_runner_runs_each_option_like_awx(installed, lab_for, option, tmp_path):
+    lab = lab_for
+    playbook = private_data_dir(lab, installed, option, tmp_path)
+    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ["PATH"])
+    result = subprocess.run([os.path.join(BIN, "ansible-runner"), "run", str(tmp_path), "-p", playbook,
+                             "--ident", "job", "-v"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env, check=False)
+    artifacts = tmp_path / "artifacts" / "job"
+    assert (artifacts / "status").read_text() == "successful", result.stdout[-5000:]
+
+    with open(os.path.join(lab.workdir, "runs", "old-setup__new-setup-report.json"), encoding="utf-8") as handle:
+        report = json.load(handle)
+    assert int(report["migration"]["option"]) == option and report["downtime_seconds"] > 0
+    if option == 3:  # the old API user's token works on the new client
+        assert lab.client("new", login=False).request(
+            "GET", "/v1/health", token=lab.state["api_user_token"]).status_code == 200
+
+    # What AWX would keep and show: job output and events hold no secret of the credential or the survey.
+    leaks = []
+    for path in [artifacts / "stdout"] + sorted((artifacts / "job_events").glob("*.json")):
+        text = path.read_text()
+        leaks += ["%s: %s" % (path.name, where(text, text.index(s))) for s in known_secrets(lab) if s in text]
+        leaks += ["%s: %s" % (path.name, where(text, m.start())) for m in TOKEN.finditer(text)]
+    assert leaks == []

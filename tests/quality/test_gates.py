@@ -47,3 +47,9 @@ def test_ansible_doc_renders(module):
                                     text=True, env=env, check=True).stdout)[name]
     assert doc["doc"]["attributes"]["check_mode"]["support"] in ("full", "partial", "none")
     assert doc["return"] and doc["examples"].strip()
+
+
+def test_role_readmes_list_the_argument_specs():
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "role-readmes"), "--check"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    assert result.returncode == 0, result.stdout

@@ -1,8 +1,7 @@
-#!/usr/bin/env python3
 """Writes roles/<role>/README.md from the role's meta/argument_specs.yml, so the two cannot disagree.
 
-tools/role-readmes          rewrite every role's README.md
-tools/role-readmes --check  exit 1 and name the README.md files that are out of date (the test suite runs this)
+python3 tools/role_readmes.py          rewrite every role's README.md
+python3 tools/role_readmes.py --check  exit 1 naming the README.md files that are out of date (the suite runs it)
 """
 
 import glob
@@ -47,7 +46,7 @@ def option_rows(options, prefix=""):
 
 def render(role, specs):
     lines = ["# Role wabiz.migration.%s" % role, "",
-             "<!-- Written by tools/role-readmes from meta/argument_specs.yml: edit that file, not this one. -->", ""]
+             "<!-- Written by tools/role_readmes.py from meta/argument_specs.yml: edit that file, not this one. -->", ""]
     for entry, spec in specs["argument_specs"].items():
         lines += ["## Entry point `%s`: %s" % (entry, spec.get("short_description", "")), ""]
         description = spec.get("description", [])
@@ -75,7 +74,7 @@ def main():
                 with open(readme, "w", encoding="utf-8") as handle:
                     handle.write(text)
     if check and stale:
-        print("out of date (run tools/role-readmes): %s" % ", ".join(stale))
+        print("out of date (run python3 tools/role_readmes.py): %s" % ", ".join(stale))
         return 1
     return 0
 

@@ -20,7 +20,8 @@ os.symlink(ROOT, os.path.join(COLLECTIONS, "ansible_collections", "wabiz", "migr
 atexit.register(shutil.rmtree, COLLECTIONS, True)
 # and the community collections tools/bootstrap extracted from the ansible package
 COLLECTIONS_PATH = "%s:%s" % (COLLECTIONS, os.path.join(ROOT, ".collections"))
-sys.path[:0] = [os.path.join(ROOT, "tests", "lab"), os.path.join(ROOT, "tests", "emulator"), COLLECTIONS]
+sys.path[:0] = [os.path.join(ROOT, "tests", "lab"), os.path.join(ROOT, "tests", "emulator"), COLLECTIONS,
+                os.path.join(ROOT, "bench")]
 
 # (engine, shards): shards 0 is a single instance, 2 a multiconnect setup with 2 shards.
 TOPOLOGIES = [("mysql", 0), ("mysql", 2), ("pgsql", 0), ("pgsql", 2)]

@@ -182,17 +182,18 @@ class Server(object):
     def checksum(self, dbname, schema, table):
         """A content checksum that is equal on two servers of one engine and version holding the same rows.
 
-        MySQL/MariaDB: CHECKSUM TABLE. PostgreSQL: the count and two sums of 64-bit slices of each row's md5,
-        which needs no sort and no memory beyond one row (order does not matter).
+        MySQL/MariaDB: CHECKSUM TABLE. PostgreSQL: the row count and the sums of two differently seeded 64-bit
+        hashes of each row's text (128 bits in all), which need no sort and no memory beyond one row (order
+        does not matter); hashtextextended is several times cheaper than md5 and this runs inside the downtime.
+        Returns ``(checksum, rows)``; rows is None where the checksum does not count them.
         """
         name = self.table_name(dbname, schema, table)
         if self.engine == 'mysql':
-            return str(self.query('CHECKSUM TABLE %s EXTENDED' % name)[0][1])
-        sql = ("SELECT COUNT(*), COALESCE(SUM(('x' || SUBSTR(h, 1, 15))::bit(60)::bigint), 0), "
-               "COALESCE(SUM(('x' || SUBSTR(h, 16, 15))::bit(60)::bigint), 0) "
-               "FROM (SELECT md5(t::text) AS h FROM %s t) s" % name)
+            return str(self.query('CHECKSUM TABLE %s EXTENDED' % name)[0][1]), None
+        sql = ("SELECT COUNT(*), COALESCE(SUM(hashtextextended(r, 0)), 0), COALESCE(SUM(hashtextextended(r, 1)), 0) "
+               "FROM (SELECT t::text AS r FROM %s t) s" % name)
         count, first, second = self.query(sql, dbname=dbname)[0]
-        return '%d-%x-%x' % (count, int(first), int(second))
+        return '%d-%x-%x' % (count, int(first) % (1 << 80), int(second) % (1 << 80)), int(count)
 
     def label(self, schema, table):
         return table if self.engine == 'mysql' or schema == 'public' else '%s.%s' % (schema, table)
@@ -201,10 +202,12 @@ class Server(object):
         tables = {}
         for schema, table in self.tables(dbname):
             entry = {}
-            if row_counts:
-                entry['rows'] = self.row_count(dbname, schema, table)
             if checksums:
-                entry['checksum'] = self.checksum(dbname, schema, table)
+                entry['checksum'], counted = self.checksum(dbname, schema, table)
+                if row_counts and counted is not None:
+                    entry['rows'] = counted  # one scan of the table instead of two
+            if row_counts and 'rows' not in entry:
+                entry['rows'] = self.row_count(dbname, schema, table)
             tables[self.label(schema, table)] = entry
         return {'size_bytes': self.size(dbname), 'tables': tables}
 

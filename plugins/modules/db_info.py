@@ -40,8 +40,9 @@ options:
     default: true
   checksums:
     description:
-      - Compute a content checksum of every table (C(CHECKSUM TABLE) on MySQL/MariaDB; on PostgreSQL sums of
-        per-row md5 slices). Equal data on two servers of the same engine and version gives equal checksums.
+      - Compute a content checksum of every table (C(CHECKSUM TABLE) on MySQL/MariaDB; on PostgreSQL 11 or later
+        sums of two seeded 64-bit hashes of each row, counting the rows in the same scan). Equal data on two
+        servers of the same engine and version gives equal checksums.
       - Reads every row, so on large databases this takes about as long as a dump.
     type: bool
     default: false

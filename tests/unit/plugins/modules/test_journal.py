@@ -3,6 +3,7 @@
 import json
 import os
 
+from ansible_collections.wabiz.migration.plugins.module_utils import _journal
 from ansible_collections.wabiz.migration.plugins.modules import journal
 
 MIGRATION = {"option": 2, "old": "old-host", "new": "new-host"}
@@ -39,7 +40,7 @@ def test_a_live_holder_keeps_the_lock(run_module, tmp_path, monkeypatch):
     path = str(tmp_path / "j.json")
     with open(path + ".lock", "w", encoding="utf-8") as handle:
         json.dump({"pid": 1, "host": "h", "since": "then"}, handle)  # pid 1 is always alive
-    monkeypatch.setattr(journal, "playbook_pid", lambda: 12345)
+    monkeypatch.setattr(_journal, "playbook_pid", lambda: 12345)
     refused = run_module(journal, {"path": path, "state": "open", "migration": MIGRATION})
     assert refused["failed"] and "Another migration of these setups is running" in refused["msg"]
     with open(path + ".lock", "w", encoding="utf-8") as handle:

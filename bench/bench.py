@@ -1,0 +1,254 @@
+"""The downtime benchmark: the collection's options 2 and 3, the raw floor of the database tools and the
+playbook a user would otherwise write, on the same lab data, per engine. See bench/README.md."""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+# bench/run puts tests/ on the path; labsupport adds the lab, the emulator and the collection.
+from labsupport import COLLECTIONS_PATH, ROOT, start_lab, stop_lab
+
+from lablib import compose
+from ansible_collections.wabiz.migration.plugins.module_utils._db import Server
+
+BIN = os.path.dirname(sys.executable)
+PAYLOAD = 1000  # mean message body in bytes
+# What a stored message takes with its row and index overhead, measured on the lab's servers.
+ROW_BYTES = {"mysql": 1600, "pgsql": 1350}
+
+
+def log(message):
+    print("[bench %s] %s" % (time.strftime("%H:%M:%S"), message), flush=True)
+
+
+def server(lab, name):
+    setup = lab.setup(name)
+    return Server(setup["engine"], "127.0.0.1", setup["db_port"], "root", setup["db_password"])
+
+
+def client_databases(lab, name):
+    """{database: bytes}; MariaDB's sizes are statistics, brought up to date first (the lab's own server)."""
+    srv = server(lab, name)
+    try:
+        names = srv.select(lab.setup(name)["db_prefix"])
+        if srv.engine == "mysql":
+            for dbname in names:
+                for table in [name for schema, name in srv.tables(dbname)]:
+                    srv.query("ANALYZE TABLE %s.%s" % (srv.quote(dbname), srv.quote(table)))
+        return {d: srv.size(d) for d in names}
+    finally:
+        srv.close()
+
+
+def drop_client_databases(lab, name):
+    srv = server(lab, name)
+    try:
+        for dbname in srv.select(lab.setup(name)["db_prefix"]):
+            srv.drop_database(dbname)
+    finally:
+        srv.close()
+
+
+def reset(lab):
+    """Back to the state before a migration: the old client serving, the new server and host empty."""
+    lab.run("client", "down", "new")
+    drop_client_databases(lab, "new")
+    lab.run("client", "up", "old")
+    lab.client("old").wait_health(timeout=120, shards=lab.setup("old")["shards"] or None)
+    for path in [os.path.join(lab.workdir, "runs")] + [os.path.join(lab.workdir, n, "backups") for n in ("old", "new")]:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def timed(argv, env=None):
+    """Run a command; returns (seconds, peak RSS in MB of the biggest process in its tree)."""
+    wrapper = ("import resource, subprocess, sys\n"
+               "rc = subprocess.call(sys.argv[1:])\n"
+               "sys.stderr.write('\\nPEAK_RSS_KB=%d\\n' % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+               "sys.exit(rc)\n")
+    started = time.time()
+    result = subprocess.run([sys.executable, "-c", wrapper] + argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env, check=False)
+    seconds = time.time() - started
+    peak = int(result.stdout.rsplit("PEAK_RSS_KB=", 1)[1].split()[0]) / 1024.0
+    if result.returncode != 0:
+        raise RuntimeError("%s failed:\n%s" % (" ".join(argv[:3]), result.stdout[-4000:]))
+    return seconds, peak
+
+
+# the raw floor --------------------------------------------------------------------------------------
+def credentials_files(lab, directory):
+    """Option files / a pgpass file for both servers: the floor keeps passwords off command lines too."""
+    files = {}
+    for name in ("old", "new"):
+        setup = lab.setup(name)
+        path = os.path.join(directory, name + (".cnf" if setup["engine"] == "mysql" else ".pgpass"))
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w", encoding="utf-8") as handle:
+            if setup["engine"] == "mysql":
+                handle.write("[client]\nhost=127.0.0.1\nport=%d\nuser=root\npassword=\"%s\"\n"
+                             "[mydumper]\nhost=127.0.0.1\nport=%d\nuser=root\npassword=\"%s\"\n"
+                             "[myloader]\nhost=127.0.0.1\nport=%d\nuser=root\npassword=\"%s\"\n"
+                             % ((setup["db_port"], setup["db_password"]) * 3))
+            else:
+                handle.write("127.0.0.1:%d:*:root:%s\n" % (setup["db_port"], setup["db_password"]))
+        files[name] = path
+    return files
+
+
+FLOOR_SCRIPTS = {
+    # Per database, two at a time (the machine has two cores), streaming from the old server into the new one.
+    "pg_dump | psql (2 databases at a time)": (
+        "pgsql",
+        'printf "%s\\n" "${@}" | xargs -P 2 -I{} bash -o pipefail -c '
+        '"PGPASSFILE=$NEW_PASS createdb -h 127.0.0.1 -p $NEW_PORT -U root {} && '
+        'PGPASSFILE=$OLD_PASS pg_dump -h 127.0.0.1 -p $OLD_PORT -U root {} '
+        '| PGPASSFILE=$NEW_PASS psql -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $NEW_PORT -U root -d {} >/dev/null"'),
+    "mariadb-dump | mariadb (2 databases at a time)": (
+        "mysql",
+        'printf "%s\\n" "${@}" | xargs -P 2 -I{} bash -o pipefail -c '
+        '"mariadb --defaults-extra-file=$NEW_CNF -e \'CREATE DATABASE \\`{}\\`\' && '
+        'mariadb-dump --defaults-extra-file=$OLD_CNF --single-transaction --quick --hex-blob --databases {} '
+        '| mariadb --defaults-extra-file=$NEW_CNF"'),
+    "mydumper -t 2 + myloader -t 2": (
+        "mysql",
+        'regex="^($(IFS="|"; echo "${*}"))\\."; '
+        'mydumper --defaults-file=$OLD_CNF --threads 2 --rows 100000 --regex "$regex" --outputdir "$WORK/mydumper" '
+        '&& myloader --defaults-file=$NEW_CNF --threads 2 --directory "$WORK/mydumper" --overwrite-tables'),
+}
+
+
+def measure_floor(lab, databases, work):
+    """Each plain pipeline of the lab's engine on the databases option 3 moves; the fastest is the floor."""
+    engine = lab.setup("old")["engine"]
+    files = credentials_files(lab, work)
+    env = dict(os.environ, OLD_PORT=str(lab.setup("old")["db_port"]), NEW_PORT=str(lab.setup("new")["db_port"]),
+               OLD_PASS=files["old"], NEW_PASS=files["new"], OLD_CNF=files["old"], NEW_CNF=files["new"], WORK=work,
+               PGCONNECT_TIMEOUT="10")
+    lab.run("client", "down", "old", "--keep-volumes")  # the old client is stopped during a migration too
+    results = {}
+    for method, (method_engine, script) in FLOOR_SCRIPTS.items():
+        if method_engine != engine:
+            continue
+        drop_client_databases(lab, "new")
+        shutil.rmtree(os.path.join(work, "mydumper"), ignore_errors=True)
+        seconds, peak = timed(["bash", "-euo", "pipefail", "-c", script, "floor"] + sorted(databases), env=env)
+        results[method] = {"seconds": round(seconds, 2), "peak_rss_mb": round(peak, 1)}
+        log("floor %s: %.1f s" % (method, seconds))
+    shutil.rmtree(os.path.join(work, "mydumper"), ignore_errors=True)
+    drop_client_databases(lab, "new")
+    return results
+
+
+def playbook_run(lab, playbook, *args):
+    """ansible-playbook on the lab's inventory, timed; returns (seconds, peak RSS in MB)."""
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH, ANSIBLE_NOCOLOR="1")
+    inventory = os.path.join(lab.workdir, "inventory.yml")
+    return timed([os.path.join(BIN, "ansible-playbook"), "-i", inventory, playbook] + list(args), env=env)
+
+
+# the collection -------------------------------------------------------------------------------------
+def run_option(lab, option):
+    reset(lab)
+    seconds, peak = playbook_run(lab, os.path.join(ROOT, "playbooks", "option%d.yml" % option))
+    with open(os.path.join(lab.workdir, "runs", "old-setup__new-setup-report.json"), encoding="utf-8") as handle:
+        report = json.load(handle)
+    steps = {s["step"]: s["seconds"] for s in report["steps"]}
+    copy = steps.get("copy_databases", 0.0)
+    result = {"downtime": report["downtime_seconds"], "copy": copy, "wall": round(seconds, 2),
+              "peak_rss_mb": round(peak, 1), "steps": steps}
+    result["overhead"] = round(result["downtime"] - copy, 2)
+    log("option %d: downtime %.1f s (copy and verify %.1f s), whole run %.1f s, peak RSS %.0f MB"
+        % (option, result["downtime"], copy, seconds, peak))
+    return result
+
+
+# what a user would otherwise write ---------------------------------------------------------------------
+def run_peer(lab, databases, work):
+    reset(lab)
+    new = lab.setup("new")
+    compose_file = compose.write(new, lab.state["images"])
+    times = os.path.join(work, "peer-times.json")
+    extra = {"peer_databases": sorted(d for d in databases if not d.endswith("waweb")),
+             "peer_old_compose": os.path.join(lab.setup("old")["compose_dir"], "docker-compose.yml"),
+             "peer_old_project": lab.setup("old")["project"], "peer_new_compose": compose_file,
+             "peer_new_project": new["project"], "peer_shards": new["shards"], "peer_work": work,
+             "peer_times": times}
+    extra_file = os.path.join(work, "peer-vars.json")
+    with open(os.open(extra_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
+        json.dump(extra, handle)
+    seconds, peak = playbook_run(lab, os.path.join(ROOT, "bench", "peer_option2.yml"), "-e", "@" + extra_file)
+    with open(times, encoding="utf-8") as handle:
+        marks = json.load(handle)
+    downtime = round(float(marks["end"]) - float(marks["start"]), 2)
+    log("peer option 2: downtime %.1f s, whole run %.1f s" % (downtime, seconds))
+    return {"downtime": downtime, "wall": round(seconds, 2), "peak_rss_mb": round(peak, 1)}
+
+
+def bench_engine(engine, size_mb, shards, options):
+    log("%s: lab with %d shard(s), seeding about %d MB of messages" % (engine, shards, size_mb))
+    lab = start_lab(engine, shards, messages=0)
+    work = tempfile.mkdtemp(prefix="wabiz-bench-", dir="/var/tmp")
+    try:
+        started = time.time()
+        lab.run("seed", "--messages", str(max(1000, size_mb * 1024 * 1024 // ROW_BYTES[engine])), "--size", str(PAYLOAD))
+        lab.run("inventory")
+        databases = client_databases(lab, "old")
+        log("seeded in %.0f s: %s" % (time.time() - started, ", ".join(
+            "%s %.0f MB" % (d, s / 1e6) for d, s in sorted(databases.items()))))
+        result = {"engine": engine, "shards": shards, "data_mb": round(sum(databases.values()) / 1e6, 1),
+                  "messages_mb": round(sum(s for d, s in databases.items() if "messages" in d) / 1e6, 1),
+                  "floor": measure_floor(lab, databases, work)}
+        result["floor_seconds"] = min(m["seconds"] for m in result["floor"].values())
+        for option in options:
+            result["option%d" % option] = run_option(lab, option)
+        result["peer"] = run_peer(lab, databases, work)
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        stop_lab(lab)
+
+
+def table(results, options):
+    head = ["engine", "data MB", "floor s"] + ["option %d s" % o for o in options] + ["peer s"] + [
+        "opt %d / floor" % o for o in options] + ["peer / opt %d" % o for o in options] + [
+        "opt %d overhead s" % o for o in options]
+    rows = []
+    for r in results:
+        rows.append([r["engine"], "%.0f" % r["data_mb"], "%.1f" % r["floor_seconds"]]
+                    + ["%.1f" % r["option%d" % o]["downtime"] for o in options] + ["%.1f" % r["peer"]["downtime"]]
+                    + ["%.2f" % (r["option%d" % o]["downtime"] / r["floor_seconds"]) for o in options]
+                    + ["%.2f" % (r["peer"]["downtime"] / r["option%d" % o]["downtime"]) for o in options]
+                    + ["%.1f" % r["option%d" % o]["overhead"] for o in options])
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+
+    def line(cells):
+        return "| " + " | ".join(str(c).rjust(w) for c, w in zip(cells, widths)) + " |"
+    return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--engine", choices=("mysql", "pgsql", "both"), default="both")
+    parser.add_argument("--size-mb", type=int, default=1024, help="message data to seed (default 1 GB)")
+    parser.add_argument("--shards", type=int, default=2, help="0 = single instance")
+    parser.add_argument("--options", default="2,3", help="collection options to run, e.g. 2,3 or 1,2,3")
+    parser.add_argument("--json", default=os.path.join(ROOT, "bench", "results.json"), help="where to write results")
+    args = parser.parse_args(argv)
+    options = [int(o) for o in args.options.split(",")]
+    engines = ("mysql", "pgsql") if args.engine == "both" else (args.engine,)
+    results = [bench_engine(engine, args.size_mb, args.shards, options) for engine in engines]
+    with open(args.json, "w", encoding="utf-8") as handle:
+        json.dump({"size_mb": args.size_mb, "shards": args.shards, "cpus": os.cpu_count(),
+                   "ru_maxrss_note": "peak RSS of the biggest single process a run started", "results": results},
+                  handle, indent=2)
+    print(table(results, options))
+    print("results: %s" % args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

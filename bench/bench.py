@@ -14,7 +14,6 @@ import time
 from labsupport import COLLECTIONS_PATH, ROOT, start_lab, stop_lab
 
 from lablib import compose
-from ansible_collections.wabiz.migration.plugins.module_utils._db import Server
 
 BIN = os.path.dirname(sys.executable)
 PAYLOAD = 1000  # mean message body in bytes
@@ -26,19 +25,14 @@ def log(message):
     print("[bench %s] %s" % (time.strftime("%H:%M:%S"), message), flush=True)
 
 
-def server(lab, name):
-    setup = lab.setup(name)
-    return Server(setup["engine"], "127.0.0.1", setup["db_port"], "root", setup["db_password"])
-
-
 def client_databases(lab, name):
     """{database: bytes}; MariaDB's sizes are statistics, brought up to date first (the lab's own server)."""
-    srv = server(lab, name)
+    srv = lab.server(name)
     try:
         names = srv.select(lab.setup(name)["db_prefix"])
         if srv.engine == "mysql":
             for dbname in names:
-                for table in [name for schema, name in srv.tables(dbname)]:
+                for table in [table_name for schema, table_name in srv.tables(dbname)]:
                     srv.query("ANALYZE TABLE %s.%s" % (srv.quote(dbname), srv.quote(table)))
         return {d: srv.size(d) for d in names}
     finally:
@@ -46,7 +40,7 @@ def client_databases(lab, name):
 
 
 def drop_client_databases(lab, name):
-    srv = server(lab, name)
+    srv = lab.server(name)
     try:
         for dbname in srv.select(lab.setup(name)["db_prefix"]):
             srv.drop_database(dbname)

@@ -60,6 +60,12 @@ class Lab:
             api.login("admin", self.state["admin_password"])
         return api
 
+    def server(self, name):
+        """The setup's database server as the collection's module_utils see it (root over 127.0.0.1)."""
+        from ansible_collections.wabiz.migration.plugins.module_utils._db import Server
+        setup = self.setup(name)
+        return Server(setup["engine"], "127.0.0.1", setup["db_port"], "root", setup["db_password"])
+
     def compose(self, name, *args):
         setup = self.setup(name)
         return subprocess.run(["docker-compose", "-p", setup["project"], "-f",

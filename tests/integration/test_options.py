@@ -8,7 +8,7 @@ import pytest
 from labsupport import ROOT, TOPOLOGIES, ansible_playbook, known_secrets, start_lab, stop_lab
 from test_modules import TOKEN, where
 
-from ansible_collections.wabiz.migration.plugins.module_utils._db import Server, inventory_of
+from ansible_collections.wabiz.migration.plugins.module_utils._db import inventory_of
 
 CARRIED = ("messages", "contacts", "callbacks")  # option 2 and 3: "messages, callbacks, contacts"
 
@@ -22,13 +22,8 @@ def fresh_lab(request, docker_engine):  # pylint: disable=unused-argument
     stop_lab(instance)
 
 
-def server(lab, name):
-    setup = lab.setup(name)
-    return Server(setup["engine"], "127.0.0.1", setup["db_port"], "root", setup["db_password"])
-
-
 def databases(lab, name):
-    srv = server(lab, name)
+    srv = lab.server(name)
     try:
         return srv.select(lab.setup(name)["db_prefix"])
     finally:
@@ -36,7 +31,7 @@ def databases(lab, name):
 
 
 def rows(lab, name, dbname, table):
-    srv = server(lab, name)
+    srv = lab.server(name)
     try:
         if srv.engine == "mysql":
             return set(srv.query("SELECT * FROM %s.%s" % (srv.quote(dbname), table)))
@@ -47,7 +42,7 @@ def rows(lab, name, dbname, table):
 
 def checksums(lab, name):
     """Per database and table: exact rows and content checksum (sizes are statistics, left out)."""
-    srv = server(lab, name)
+    srv = lab.server(name)
     try:
         return {d: i["tables"] for d, i in inventory_of(srv, srv.select(lab.setup(name)["db_prefix"]), True).items()}
     finally:

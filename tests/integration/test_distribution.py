@@ -87,8 +87,7 @@ def test_execution_environment_context_and_introspection(installed, tmp_path):
 def test_awx_definitions_fit_the_awx_modules_and_the_playbooks():
     definitions = awx_definitions()
     credential_type = definitions["wabiz_credential_type"]
-    assert set(credential_type) - {"kind"} <= module_options("awx.awx.credential_type") and \
-        credential_type["kind"] == "cloud"
+    assert set(credential_type) <= module_options("awx.awx.credential_type") and credential_type["kind"] == "cloud"
     fields = {f["id"]: f for f in credential_type["inputs"]["fields"]}
     assert set(credential_type["inputs"]["required"]) <= set(fields)
     assert all(fields[f].get("secret") for f in fields if "password" in f)
@@ -113,7 +112,7 @@ def test_awx_definitions_fit_the_awx_modules_and_the_playbooks():
         for question in template.get("survey_spec", {}).get("spec", []):
             assert question["type"] in SURVEY_TYPES and question["variable"] in settings, question
             assert {"question_name", "variable", "type", "required"} <= set(question)
-            if question["variable"] in ("wabiz_twostep_pin",):
+            if question["variable"] == "wabiz_twostep_pin":
                 assert question["type"] == "password"
     wrappers = {os.path.basename(p) for p in glob.glob(os.path.join(AWX, "*.yml"))} - {
         "configure_controller.yml", "execution-environment.yml"}

@@ -103,13 +103,25 @@ class Server(object):
         self._conns = {}
 
     def query(self, sql, params=None, dbname=None):
-        with self.connection(dbname).cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall()
+        return self._run(sql, params, dbname, fetch=True)
 
     def execute(self, sql, params=None, dbname=None):
-        with self.connection(dbname).cursor() as cur:
-            cur.execute(sql, params)
+        self._run(sql, params, dbname, fetch=False)
+
+    def _run(self, sql, params, dbname, fetch):
+        conn = self.connection(dbname)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, params)
+                return cur.fetchall() if fetch else None
+        except self.driver_errors() as exc:
+            # A server that dies mid-query: say which one, and forget the broken connection.
+            self._conns.pop(dbname, None)
+            raise DbError('The %s failed%s: %s' % (self.describe(), ' (database %s)' % dbname if dbname else '',
+                                                   str(exc).strip()))
+
+    def driver_errors(self):
+        return (pymysql.MySQLError,) if self.engine == 'mysql' else (psycopg2.Error,)
 
     def drop_database(self, dbname):
         self.execute('DROP DATABASE %s' % self.quote(dbname))

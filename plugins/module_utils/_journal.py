@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import fcntl
 import json
 import os
 import time
@@ -80,15 +81,35 @@ def lock_holder(lock_path):
 
 
 def take_lock(lock_path):
-    holder = lock_holder(lock_path)
-    if holder:
-        raise JournalError('Another migration of these setups is running (ansible-playbook pid %s on %s, since %s). '
-                           'Wait for it to finish; the lock is %s.' % (holder['pid'], holder.get('host'),
-                                                                       holder.get('since'), lock_path))
-    record = {'pid': playbook_pid(), 'host': os.uname()[1], 'since': iso(time.time())}
-    with open(os.open(lock_path + '.tmp', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'w') as handle:
-        json.dump(record, handle)
-    os.rename(lock_path + '.tmp', lock_path)
+    """Record this run as the lock's holder unless a live run holds it.
+
+    Two runs started at once must not both see a free lock: the check and the write happen under an exclusive
+    flock of a guard file beside the lock, so one of them waits and then finds the other's record.
+    """
+    with open(os.open(lock_path + '.guard', os.O_WRONLY | os.O_CREAT, 0o600), 'w') as guard:
+        fcntl.flock(guard.fileno(), fcntl.LOCK_EX)
+        holder = lock_holder(lock_path)
+        if holder:
+            raise JournalError('Another migration of these setups is running (ansible-playbook pid %s on %s, since '
+                               '%s). Wait for it to finish; the lock is %s.'
+                               % (holder['pid'], holder.get('host'), holder.get('since'), lock_path))
+        record = {'pid': playbook_pid(), 'host': os.uname()[1], 'since': iso(time.time())}
+        with open(os.open(lock_path + '.tmp', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'w') as handle:
+            json.dump(record, handle)
+        os.rename(lock_path + '.tmp', lock_path)
+
+
+def set_aside(path, journal):
+    """Move a rolled-back migration's journal out of the way; returns where it went.
+
+    After a rollback the old client serves and writes again: nothing its journal says was done (stop, dump)
+    still holds, so the next run starts afresh.
+    """
+    stamp = journal['events']['rolled_back']['at']
+    base = path[:-5] if path.endswith('.json') else path
+    target = '%s.rolled-back-%s.json' % (base, datetime.datetime.fromtimestamp(stamp).strftime('%Y%m%d-%H%M%S'))
+    os.rename(path, target)
+    return target
 
 
 def report(journal):
@@ -124,6 +145,10 @@ def apply(params, check_mode):
         wanted = dict((k, str(v)) for k, v in params['migration'].items())
         if journal is not None and journal['migration'] != wanted and not journal['order']:
             journal = None  # a run that stopped before its first step (a refusal) leaves nothing to resume
+        if journal is not None and 'rolled_back' in journal['events']:
+            if not check_mode:
+                result['previous_journal'] = set_aside(path, journal)
+            journal = None
         if journal is not None and journal['migration'] != wanted:
             raise JournalError('The journal %s belongs to another migration (%s), not %s. Finish or move it first.'
                                % (path, journal['migration'], wanted))

@@ -30,7 +30,9 @@ options:
     description:
       - V(open) takes the lock and creates or reads the journal; it fails when another live
         C(ansible-playbook) holds the lock, or when the journal belongs to another option or other setups
-        and has steps begun (a journal without steps, left by a refused run, is replaced).
+        and has steps begun (a journal without steps, left by a refused run, is replaced). A journal whose
+        migration was rolled back (event C(rolled_back)) is renamed to C(<path without .json>.rolled-back-<time>.json)
+        and a new one begun, since after a rollback the old client serves again and no step it records still holds.
       - V(begin) and V(done) record the start and the end of O(step).
       - V(event) records O(event) once (a re-run keeps the first time).
       - V(report) writes the downtime report and returns it.
@@ -120,6 +122,10 @@ report:
       description: Each step with its start, end and seconds.
       type: list
       elements: dict
+previous_journal:
+  description: With O(state=open), where a rolled-back migration's journal was moved.
+  returned: when a rolled-back journal was set aside
+  type: str
 report_path:
   description: Where the report was written.
   returned: with O(state=report)

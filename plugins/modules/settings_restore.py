@@ -71,6 +71,8 @@ restart_required:
   type: bool
 '''
 
+import re
+
 from ansible_collections.wabiz.migration.plugins.module_utils._module import ApiModule
 
 BAD_BACKUP = ('The backup password does not match this backup, or the data is damaged, or it was made on a '
@@ -81,6 +83,10 @@ def statuses(health):
     if 'gateway_status' in health:
         return [health['gateway_status']]
     return [node.get('gateway_status') for node in health.values() if isinstance(node, dict)]
+
+
+# What /v1/settings/backup returns as "data": one line of base64 (or base64url) text; never spaces or markup.
+BACKUP_DATA = re.compile(r'^[A-Za-z0-9+/_-]{16,}={0,2}$')
 
 
 def main():
@@ -99,6 +105,11 @@ def main():
     if not data:
         wa.module.fail_json(msg='The backup data is empty')
     wa.secret(data)
+    if not BACKUP_DATA.match(data):
+        # Checked here, not by the client: a wrong file must not cost a restore attempt on a live client.
+        wa.module.fail_json(msg='%s is not a settings backup: expected the data string /v1/settings/backup returns '
+                                '(one line of encoded text, as settings_backup writes it)'
+                                % (params['src'] or 'data'))
 
     health = wa.call('GET', '/v1/health').get('health', {})
     registered = any(status and status != 'unregistered' for status in statuses(health))

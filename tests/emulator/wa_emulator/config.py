@@ -90,6 +90,9 @@ class Config:
         self.heartbeat_seconds = float(env.get("WA_EMU_HEARTBEAT_SECONDS", "2"))
         self.node_expiry_seconds = float(env.get("WA_EMU_NODE_EXPIRY_SECONDS", "20"))
         self.deliver_webhooks = _flag("WA_EMU_DELIVER_WEBHOOKS", "1")
+        # Fault injection for the tests: while this file exists, the web app answers every request with
+        # 1016 "System overloaded" (HTTP 503), as the real one does when its coreapps cannot keep up.
+        self.overload_file = env.get("WA_EMU_OVERLOAD_FILE", "")
 
     def message_db(self, shard):
         return self.message_db_pattern.format(shard=shard)

@@ -142,7 +142,7 @@ class WebApp:
             os.replace(path + ".tmp", path)
 
     def serve_forever(self):
-        self.server.serve_forever()
+        self.server.serve_forever(poll_interval=wire.SHUTDOWN_POLL)
 
     def stop(self):
         if self.server:
@@ -179,6 +179,8 @@ class WebApp:
     def handle(self, method, raw_path, headers, raw_body, client_ip):
         path = urllib.parse.urlsplit(raw_path).path.rstrip("/")
         try:
+            if self.config.overload_file and os.path.exists(self.config.overload_file):
+                raise ApiError(errors.OVERLOADED, "System overloaded")
             for route_method, pattern, handler, access in self.routes:
                 match = re.fullmatch(pattern, path)
                 if match and route_method == method:

@@ -5,6 +5,8 @@ import socket
 import socketserver
 
 PORT_OFFSETS = {"message": 0, "contacts": 1, "control": 2, "healthcheck": 3}
+# How often a serving loop looks for its shutdown: a stop waits this long per server (the default is 0.5 s).
+SHUTDOWN_POLL = 0.05
 
 
 class NodeUnreachable(Exception):

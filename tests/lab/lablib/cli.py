@@ -4,6 +4,7 @@
     lab seed --messages N --size BYTES --workdir DIR       users, token, settings, PIN, contacts, messages
     lab inventory --workdir DIR                            DIR/inventory.yml with groups old and new
     lab client up|down old|new --workdir DIR               start or remove a setup's client containers
+    lab db kill|start old|new --workdir DIR                crash a setup's database server, or start it again
     lab status --workdir DIR                               health of both setups
     lab images [--host]                                    build or reuse the images (--host: the Molecule host)
     lab down --workdir DIR                                 stop and remove everything the lab started
@@ -240,6 +241,28 @@ def cmd_client(args):
         log("%s client containers removed" % args.setup)
 
 
+def cmd_db(args):
+    """Kill a setup's database server (SIGKILL, a crash) or start it again on its data (crash recovery)."""
+    state = load(args.workdir)
+    setup = state["setups"][args.setup]
+    if args.action == "kill":
+        if setup.get("db_pid") and procs.alive(setup["db_pid"]):
+            dbserver.kill_server(setup["db_pid"])
+        setup["db_pid"] = None
+        save(state)
+        log("%s database server killed" % args.setup)
+        return
+    if setup.get("db_pid") and procs.alive(setup["db_pid"]):
+        log("%s database server already runs (PID %d)" % (args.setup, setup["db_pid"]))
+        return
+    if setup["engine"] == "mysql":
+        setup["db_pid"] = dbserver.run_mariadb(setup["db_dir"], setup["db_port"])
+    else:
+        setup["db_pid"] = dbserver.run_postgres(setup["db_dir"], setup["db_port"])
+    save(state)
+    log("%s database server started again (PID %d)" % (args.setup, setup["db_pid"]))
+
+
 def cmd_images(args):
     """Build (or reuse) the emulator images, and the Molecule host image with --host; print their tags."""
     if not procs.docker_ready():
@@ -323,6 +346,10 @@ def parser():
     client.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="with up: an emulator setting for every container, e.g. WA_EMU_TOKEN_LIFETIME_SECONDS=5")
     client.set_defaults(func=cmd_client)
+    database = command("db", "kill a setup's database server (a crash) or start it again")
+    database.add_argument("action", choices=("kill", "start"))
+    database.add_argument("setup", choices=tuple(SETUP_OFFSETS))
+    database.set_defaults(func=cmd_db)
     command("status", "health of both setups").set_defaults(func=cmd_status)
     images = command("images", "build or reuse the emulator images (and the Molecule host image)")
     images.add_argument("--host", action="store_true", help="also the Molecule host image (DinD, databases)")

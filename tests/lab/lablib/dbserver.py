@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -28,6 +29,17 @@ def start_mariadb(datadir, port, password):
     os.makedirs(datadir, exist_ok=True)
     run(["mariadb-install-db", "--no-defaults", "--datadir=" + datadir, "--user=root",
          "--auth-root-authentication-method=normal", "--skip-test-db"])
+    pid = run_mariadb(datadir, port)
+    try:
+        _set_mariadb_password(os.path.join(datadir, "mysqld.sock"), password)
+    except BaseException:
+        stop_pid(pid)
+        raise
+    return pid
+
+
+def run_mariadb(datadir, port):
+    """Start mariadbd on an initialised data directory (after a crash: InnoDB recovers); returns the PID."""
     sock = os.path.join(datadir, "mysqld.sock")
     pid = spawn(["mariadbd", "--no-defaults", "--datadir=" + datadir, "--port=%d" % port,
                  "--bind-address=127.0.0.1", "--socket=" + sock, "--user=root", "--skip-name-resolve",
@@ -36,8 +48,7 @@ def start_mariadb(datadir, port, password):
                  "--character-set-server=utf8mb4", "--collation-server=utf8mb4_bin"],
                 os.path.join(datadir, "..", "mariadbd.log"))
     try:
-        wait_until(lambda: os.path.exists(sock) and alive(pid), 60, "mariadbd on port %d" % port)
-        _set_mariadb_password(sock, password)
+        wait_until(lambda: port_open(port) and alive(pid), 60, "mariadbd on port %d" % port)
     except BaseException:
         stop_pid(pid)
         raise
@@ -70,6 +81,11 @@ def start_postgres(datadir, port, password):
              "--auth=scram-sha-256", "--pwfile=" + pwfile.name, "-E", "UTF8", "--locale=C.UTF-8"])
     finally:
         os.unlink(pwfile.name)
+    return run_postgres(datadir, port)
+
+
+def run_postgres(datadir, port):
+    """pg_ctl start on an initialised data directory (after a crash: WAL recovery); returns the PID."""
     log = os.path.join(datadir, "..", "postgres.log")
     open(log, "a", encoding="utf-8").close()
     shutil.chown(log, "postgres", "postgres")
@@ -78,6 +94,27 @@ def start_postgres(datadir, port, password):
                "-c shared_buffers=256MB" % (port, datadir), "start"])
     with open(os.path.join(datadir, "postmaster.pid"), encoding="utf-8") as pidfile:
         return int(pidfile.readline())
+
+
+def kill_server(pid):
+    """The server dies at once, as under the OOM killer: SIGKILL to it and to every process it started."""
+    children = [int(entry) for entry in os.listdir("/proc") if entry.isdigit() and _parent(int(entry)) == pid]
+    for victim in [pid] + children:
+        try:
+            os.kill(victim, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    # Gone from /proc, not only dead: a server refuses to start while its old PID is an unreaped zombie.
+    wait_until(lambda: not any(os.path.exists("/proc/%d" % victim) for victim in [pid] + children), 30,
+               "the killed server to be reaped")
+
+
+def _parent(pid):
+    try:
+        with open("/proc/%d/stat" % pid, encoding="utf-8") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def check_traversable(path):

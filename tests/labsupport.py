@@ -3,10 +3,14 @@
 import atexit
 import json
 import os
+import re
+import signal
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 
 import pytest
 
@@ -135,6 +139,182 @@ def ansible_playbook(playbook, inventory, *args, env=None):
     result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment,
                             check=False)
     return result.returncode, result.stdout
+
+
+def databases(lab, name):
+    """The client's databases on a setup's server (by the lab's prefix)."""
+    srv = lab.server(name)
+    try:
+        return srv.select(lab.setup(name)["db_prefix"])
+    finally:
+        srv.close()
+
+
+def rows(lab, name, dbname, table):
+    srv = lab.server(name)
+    try:
+        if srv.engine == "mysql":
+            return set(srv.query("SELECT * FROM %s.%s" % (srv.quote(dbname), table)))
+        return set(srv.query("SELECT * FROM %s" % table, dbname=dbname))
+    finally:
+        srv.close()
+
+
+def checksums(lab, name):
+    """Per database and table: exact rows and content checksum (sizes are statistics, left out)."""
+    from ansible_collections.wabiz.migration.plugins.module_utils._db import inventory_of
+    srv = lab.server(name)
+    try:
+        return {d: i["tables"] for d, i in inventory_of(srv, srv.select(lab.setup(name)["db_prefix"]), True).items()}
+    finally:
+        srv.close()
+
+
+def messages(lab, name):
+    """Every message row of a setup, by database (the shards' wamessages_N)."""
+    prefix = lab.setup("old")["db_prefix"]
+    return {d: rows(lab, name, d, "messages") for d in databases(lab, name) if d.startswith(prefix + "wamessages_")}
+
+
+def journal_of(lab):
+    """The migration's journal as the playbooks write it, or None."""
+    try:
+        with open(os.path.join(lab.workdir, "runs", "old-setup__new-setup.json"), encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def step_state(lab, step):
+    """None (not begun), "begun" or "done"."""
+    journal = journal_of(lab)
+    if not journal or step not in journal["steps"]:
+        return None
+    return "done" if journal["steps"][step].get("finished") is not None else "begun"
+
+
+class BackgroundPlaybook:
+    """ansible-playbook running in its own session, so a test can act at a moment of the journal or kill it."""
+
+    def __init__(self, lab, playbook, *args, inventory=None):
+        self.output_path = tempfile.mkstemp(prefix="run-", suffix=".log", dir=lab.workdir)[1]
+        command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i",
+                   inventory or os.path.join(lab.workdir, "inventory.yml"),
+                   os.path.join(ROOT, "playbooks", playbook)] + list(args)
+        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH, ANSIBLE_NOCOLOR="1",
+                   ANSIBLE_FORCE_COLOR="0", ANSIBLE_RETRY_FILES_ENABLED="0")
+        with open(self.output_path, "wb") as output:
+            self.proc = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env,
+                                         start_new_session=True)
+
+    def wait_until(self, predicate, what, timeout=180):
+        deadline = time.time() + timeout
+        while not predicate():
+            assert self.proc.poll() is None, "the run ended before %s:\n%s" % (what, self.output()[-3000:])
+            assert time.time() < deadline, "%s never came" % what
+            time.sleep(0.02)
+
+    def kill(self):
+        """SIGKILL to the controller and everything it started, mid-whatever it does."""
+        ended = self.proc.poll()
+        if ended is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        assert ended is None, "the run ended by itself (exit %s) before it could be killed" % ended
+
+    def finish(self, timeout=300):
+        """(exit code, output) once the run ends."""
+        try:
+            return self.proc.wait(timeout), self.output()
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            raise
+
+    def output(self):
+        with open(self.output_path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+
+
+class ProcessWatch:
+    """Reads every process's command line every 10 ms while a run goes on: what a `ps` would show anyone."""
+
+    TOOLS = ("mysqldump", "mariadb-dump", "mydumper", "myloader", "mysql", "mariadb", "pg_dump", "pg_restore",
+             "psql")
+
+    def __init__(self):
+        self.command_lines = set()
+        self.tools_seen = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self):
+        while not self._stop.wait(0.01):
+            for entry in os.listdir("/proc"):
+                if not entry.isdigit():
+                    continue
+                try:
+                    with open("/proc/%s/cmdline" % entry, "rb") as handle:
+                        argv = handle.read().split(b"\0")
+                except OSError:
+                    continue
+                line = b" ".join(argv).decode("utf-8", "replace").strip()
+                if line:
+                    self.command_lines.add(line)
+                    if os.path.basename(argv[0].decode("utf-8", "replace")) in self.TOOLS:
+                        self.tools_seen.add(os.path.basename(argv[0].decode()))
+
+
+TOKEN = re.compile(r"eyJ[\w-]{10,}\.[\w-]{10,}\.[\w-]{10,}")
+
+
+def where(text, index):
+    """The 300 characters before a leak, to find the task that printed it (the leak itself is not shown)."""
+    return text[max(0, index - 300):index].replace("\n", " | ")
+
+
+def leaks(lab_instance, text, extra=()):
+    """Where any secret the lab knows, or any API token, appears in ``text``."""
+    found = [where(text, text.index(s)) for s in list(known_secrets(lab_instance)) + list(extra) if s in text]
+    return found + [where(text, match.start()) for match in TOKEN.finditer(text)]
+
+
+def leaks_in_work_dirs(lab_instance):
+    """Scan what the migration leaves on disk: journal, report, locks, logs, manifests, settings backups.
+
+    The dump's data files are left out on purpose: they are the old databases themselves (the waweb table of
+    tokens among them), kept 0600 in a 0700 directory as the backup the operator asked for.
+    """
+    found = []
+    for top in [os.path.join(lab_instance.workdir, "runs")] + [
+            os.path.join(lab_instance.workdir, side, "backups") for side in ("old", "new")]:
+        for directory, _subdirs, files in os.walk(top):
+            if os.path.basename(directory) == "dump" or "/dump/" in directory + "/":
+                files = [f for f in files if f in ("manifest.json", ".wabiz-dump")]
+            for name in files:
+                with open(os.path.join(directory, name), encoding="utf-8", errors="replace") as handle:
+                    found += ["%s: %s" % (name, hit) for hit in leaks(lab_instance, handle.read())]
+    return found
+
+
+# The fault matrix: one row per injected fault, printed at the end of the session (tests/conftest.py).
+FAULT_MATRIX = []
+
+
+def record_fault(lab_instance, fault, outcome, messages_lost):
+    setup = lab_instance.setup("old")
+    topology = "%d shards" % setup["shards"] if setup["shards"] else "single"
+    FAULT_MATRIX.append({"fault": fault, "engine": "%s, %s" % (setup["engine"], topology), "outcome": outcome,
+                         "messages_lost": messages_lost})
+    assert messages_lost == 0, "%d messages lost" % messages_lost
 
 
 def known_secrets(lab_instance):

@@ -2,8 +2,7 @@
 
 import os
 
-from labsupport import ROOT, ansible_playbook, start_lab, stop_lab
-from test_options import checksums, databases
+from labsupport import ROOT, ansible_playbook, checksums, databases, leaks, leaks_in_work_dirs, start_lab, stop_lab
 
 import pytest
 
@@ -29,8 +28,9 @@ def playbook(name):
 def test_rollback_brings_the_old_setup_back(migrated):
     lab, inventory = migrated
     old_before = checksums(lab, "old")
-    rc, output = ansible_playbook(playbook("rollback.yml"), inventory)
+    rc, output = ansible_playbook(playbook("rollback.yml"), inventory, "-vvv")
     assert rc == 0, output[-3000:]
+    assert leaks(lab, output) == [] and leaks_in_work_dirs(lab) == [], "secrets in the output or work directories"
     old = lab.client("old")
     old.wait_health(timeout=30, shards=lab.setup("old")["shards"] or None)
     settings = old.call("GET", "/v1/settings/application")["settings"]["application"]
@@ -57,7 +57,8 @@ def test_drop_waits_checks_and_confirms(migrated):
     assert rc != 0 and "confirm must be exactly" in output and "nothing was dropped" in output, output[-3000:]
     assert databases(lab, "old") == names
     rc, output = ansible_playbook(playbook("drop_old_database.yml"), inventory, "-e", "wabiz_drop_force=true",
-                                  "-e", "wabiz_drop_confirm=" + confirm)
+                                  "-e", "wabiz_drop_confirm=" + confirm, "-vvv")
     assert rc == 0, output[-3000:]
+    assert leaks(lab, output) == [] and leaks_in_work_dirs(lab) == [], "secrets in the output or work directories"
     assert databases(lab, "old") == []
     lab.client("new").wait_health(timeout=30)

@@ -5,13 +5,11 @@ scans everything it printed and left behind for the lab's secrets and for any AP
 """
 
 import os
-import re
 import stat
 
-from labsupport import ROOT, TOPOLOGIES, ansible_playbook, known_secrets, lab_fixture
+from labsupport import ROOT, TOPOLOGIES, ansible_playbook, lab_fixture, leaks
 
 PLAYBOOK = os.path.join(ROOT, "tests", "integration", "playbooks", "modules.yml")
-TOKEN = re.compile(r"eyJ[\w-]{10,}\.[\w-]{10,}\.[\w-]{10,}")
 
 # One single instance and one multiconnect setup, one on each engine.
 lab = lab_fixture([t for t in TOPOLOGIES if t in (("mysql", 0), ("pgsql", 2))], messages=200)
@@ -28,14 +26,6 @@ def test_modules_against_the_lab(lab, tmp_path):
     assert "failed=0" in output and "unreachable=0" in output
 
     backup = (work_dir / "settings.backup").read_text()
-    secrets = known_secrets(lab) + [backup]
-    leaks = [where(output, output.index(s)) for s in secrets if s in output]
-    leaks += [where(output, match.start()) for match in TOKEN.finditer(output)]
-    assert leaks == [], "secrets or API tokens in the -vvv output"
+    assert leaks(lab, output, extra=[backup]) == [], "secrets or API tokens in the -vvv output"
     for path in work_dir.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
-
-
-def where(text, index):
-    """The 300 characters before a leak, to find the task that printed it (the leak itself is not shown)."""
-    return text[max(0, index - 300):index].replace("\n", " | ")

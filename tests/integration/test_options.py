@@ -5,10 +5,8 @@ import os
 
 import pytest
 
-from labsupport import ROOT, TOPOLOGIES, ansible_playbook, known_secrets, start_lab, stop_lab
-from test_modules import TOKEN, where
-
-from ansible_collections.wabiz.migration.plugins.module_utils._db import inventory_of
+from labsupport import (ROOT, TOPOLOGIES, BackgroundPlaybook, ansible_playbook, checksums, databases,
+                        journal_of, leaks, leaks_in_work_dirs, rows, start_lab, stop_lab)
 
 CARRIED = ("messages", "contacts", "callbacks")  # option 2 and 3: "messages, callbacks, contacts"
 
@@ -22,45 +20,46 @@ def fresh_lab(request, docker_engine):  # pylint: disable=unused-argument
     stop_lab(instance)
 
 
-def databases(lab, name):
-    srv = lab.server(name)
-    try:
-        return srv.select(lab.setup(name)["db_prefix"])
-    finally:
-        srv.close()
-
-
-def rows(lab, name, dbname, table):
-    srv = lab.server(name)
-    try:
-        if srv.engine == "mysql":
-            return set(srv.query("SELECT * FROM %s.%s" % (srv.quote(dbname), table)))
-        return set(srv.query("SELECT * FROM %s" % table, dbname=dbname))
-    finally:
-        srv.close()
-
-
-def checksums(lab, name):
-    """Per database and table: exact rows and content checksum (sizes are statistics, left out)."""
-    srv = lab.server(name)
-    try:
-        return {d: i["tables"] for d, i in inventory_of(srv, srv.select(lab.setup(name)["db_prefix"]), True).items()}
-    finally:
-        srv.close()
-
-
-def run_option(lab, option):
+def run_option(lab, option, kill_at_boundaries):
+    """Run the option at -vvv; with kill_at_boundaries, kill the controller after every step and re-run."""
     inventory = os.path.join(lab.workdir, "inventory.yml")
     playbook = os.path.join(ROOT, "playbooks", "option%d.yml" % option)
-    rc, output = ansible_playbook(playbook, inventory, "-vvv")
-    assert rc == 0, output[-5000:]
-    leaks = [where(output, output.index(s)) for s in known_secrets(lab) if s in output]
-    leaks += [where(output, match.start()) for match in TOKEN.finditer(output)]
-    assert leaks == [], "secrets or API tokens in the -vvv output"
+    if kill_at_boundaries:
+        rc, outputs, killed_after = run_killed_after_every_step(lab, option)
+        assert rc == 0, outputs[-1][-5000:]
+        # Killed once after each step; the last run found every step done and only wrote the report.
+        assert killed_after == journal_of(lab)["order"], killed_after
+    else:
+        rc, output = ansible_playbook(playbook, inventory, "-vvv")
+        assert rc == 0, output[-5000:]
+        outputs = [output]
+    assert [hit for text in outputs for hit in leaks(lab, text)] == [], "secrets or API tokens in the -vvv output"
+    assert leaks_in_work_dirs(lab) == [], "secrets in the journal, report or backups"
     report_path = os.path.join(lab.workdir, "runs", "old-setup__new-setup-report.json")
     with open(report_path, encoding="utf-8") as handle:
         report = json.load(handle)
     return report, inventory, playbook
+
+
+def run_killed_after_every_step(lab, option):
+    """Start the option, SIGKILL the controller as soon as one more step is done, re-run; until a run ends."""
+    outputs, killed_after = [], []
+    while True:
+        run = BackgroundPlaybook(lab, "option%d.yml" % option, "-vvv")
+        done_before = len(done_steps(lab))
+        run.wait_until(lambda: len(done_steps(lab)) > done_before or run.proc.poll() is not None,
+                       "the end of the next step")
+        if run.proc.poll() is not None:
+            rc, output = run.finish()
+            return rc, outputs + [output], killed_after
+        run.kill()
+        killed_after.append(done_steps(lab)[-1])
+        outputs.append(run.output())
+
+
+def done_steps(lab):
+    journal = journal_of(lab)
+    return [s for s in journal["order"] if journal["steps"][s].get("finished")] if journal else []
 
 
 def status_with_token(lab, name, token):
@@ -69,11 +68,13 @@ def status_with_token(lab, name, token):
 
 @pytest.mark.parametrize("option", [1, 2, 3])
 @pytest.mark.parametrize("fresh_lab", TOPOLOGIES, indirect=True,
-                         ids=["%s-%s" % (e, "single" if s == 0 else "%dshards" % s) for e, s in TOPOLOGIES])
+                         ids=["%s-%s" % (e, "single" if s == 0 else "%dshards-killed-at-every-step" % s)
+                              for e, s in TOPOLOGIES])
 def test_option(fresh_lab, option):
+    """Each option on each topology; on the multiconnect ones the controller is killed after every step."""
     lab = fresh_lab
     prefix = lab.setup("old")["db_prefix"]
-    report, inventory, playbook = run_option(lab, option)
+    report, inventory, playbook = run_option(lab, option, kill_at_boundaries=bool(lab.setup("old")["shards"]))
     old_after = checksums(lab, "old")
 
     # Downtime report: from the old client's stop to the test message on the new client.

@@ -2,10 +2,11 @@
 
 import json
 import os
+import subprocess
 
 import pytest
 
-from labsupport import ROOT, ansible_playbook, lab_fixture
+from labsupport import ROOT, ansible_playbook, lab_fixture, leaks
 
 lab = lab_fixture([("mysql", 2), ("pgsql", 0)], messages=100)
 
@@ -28,8 +29,9 @@ def inventory_with(lab, name, change=None, drop_group=None):
 
 def refused(lab, option, inventory, *extra):
     playbook = os.path.join(ROOT, "playbooks", "option%d.yml" % option)
-    rc, output = ansible_playbook(playbook, inventory, *extra)
+    rc, output = ansible_playbook(playbook, inventory, "-vvv", *extra)
     assert rc != 0, output[-3000:]
+    assert leaks(lab, output) == [], "a refusal printed a secret or an API token"
     # The old setup still serves, and no step of the migration began.
     api = lab.client("old")
     api.wait_health(timeout=30, shards=lab.setup("old")["shards"] or None)
@@ -99,8 +101,9 @@ def test_resumed_run_with_another_backup_password(ready):
 
 
 def test_token_too_short_lived_for_option_3(ready):
-    output = refused(ready, 3, os.path.join(ready.workdir, "inventory.yml"), "-e", "wabiz_token_min_validity=864000")
-    assert "sooner than min_validity 864000 s" in output
+    # The lab's tokens live 7 days, just issued: asking for all 7 days cannot be met by a token already ticking.
+    output = refused(ready, 3, os.path.join(ready.workdir, "inventory.yml"), "-e", "wabiz_token_min_validity=604800")
+    assert "sooner than min_validity 604800 s" in output
 
 
 def test_unreachable_new_database(ready):
@@ -172,3 +175,106 @@ def test_play_argument_specs_name_the_variable(ready, change, extra, expected):
     assert "Validating arguments against arg spec" in output or "argument_errors" in output, output[-3000:]
     assert all(text in output for text in expected), output[-3000:]
     assert "Open the journal" not in output
+
+
+def engine_independent(lab):
+    if lab.setup("old")["engine"] != "mysql":
+        pytest.skip("does not depend on the engine: checked on the MariaDB lab")
+
+
+SETTINGS_CASES = {
+    # name: (option, extra vars, text the refusal must contain)
+    "pin-five-digits": (1, ["-e", "wabiz_twostep_pin=12345"], "wabiz_twostep_pin must be exactly six digits"),
+    "webhook-without-scheme": (1, ["-e", "wabiz_webhook_url=hooks.example.com/wa"],
+                               "wabiz_webhook_url must start with https://"),
+    "empty-test-recipient": (1, ["-e", "wabiz_test_recipient="], "wabiz_test_recipient must be a phone number"),
+    "overlong-test-recipient": (1, ["-e", "wabiz_test_recipient=+4915100000001000000000000"],
+                                "wabiz_test_recipient must be a phone number"),
+    "negative-health-timeout": (1, ["-e", "wabiz_health_timeout=-5"], "wabiz_health_timeout must be positive"),
+    "token-validity-beyond-7-days": (3, ["-e", "wabiz_token_min_validity=864000"],
+                                     "wabiz_token_min_validity must be between 0 and 604800"),
+    "db-jobs-zero": (2, ["-e", "wabiz_db_jobs=0"], "wabiz_db_jobs must be 1 or more"),
+}
+
+
+@pytest.mark.parametrize("case", list(SETTINGS_CASES))
+def test_bad_setting_names_the_variable_and_the_fix(ready, case):
+    engine_independent(ready)
+    number, extra, expected = SETTINGS_CASES[case]
+    output = refused(ready, number, os.path.join(ready.workdir, "inventory.yml"), *extra)
+    assert "Invalid migration settings" in output and expected in output, output[-3000:]
+
+
+def test_api_url_without_scheme(ready):
+    engine_independent(ready)
+    url = ready.setup("old")["url"].split("://", 1)[1]
+    output = refused(ready, 1, inventory_with(ready, "url", {"old": {"wa_api_url": url}}))
+    assert "wa_api_url" in output and "must be a URL with its scheme" in output, output[-3000:]
+
+
+def test_overlong_database_prefix(ready):
+    engine_independent(ready)
+    output = refused(ready, 2, inventory_with(ready, "longprefix", {"new": {"wa_db_name_prefix": "p" * 60}}))
+    assert "wa_db_name_prefix is 60 characters" in output, output[-3000:]
+
+
+def test_old_and_new_are_the_same_setup(ready):
+    engine_independent(ready)
+    old = ready.setup("old")
+    output = refused(ready, 1, inventory_with(ready, "same", {"new": {"wa_api_url": old["url"]}}))
+    assert "old and new point at the same API" in output, output[-3000:]
+
+
+def test_two_hosts_in_a_group(ready):
+    engine_independent(ready)
+    path = inventory_with(ready, "twohosts")
+    with open(path, encoding="utf-8") as handle:
+        inventory = json.load(handle)
+    hosts = inventory["all"]["children"]["old"]["hosts"]
+    hosts["second-old-setup"] = dict(next(iter(hosts.values())))
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(inventory, handle)
+    output = refused(ready, 2, path)
+    assert "exactly one host each" in output and "second-old-setup" in output, output[-3000:]
+
+
+def test_port_that_is_not_a_number(ready):
+    engine_independent(ready)
+    output = refused(ready, 1, inventory_with(ready, "port", {"new": {"wa_db_port": "three-three-o-six"}}))
+    assert "wa_db_port" in output and "int" in output, output[-3000:]
+
+
+def test_database_prefix_that_matches_nothing(ready):
+    output = refused(ready, 2, inventory_with(ready, "prefix", {"old": {"wa_db_name_prefix": "nosuch_"}}))
+    assert "matches\nwa_db_name_prefix" in output or "matches wa_db_name_prefix" in output, output[-3000:]
+    assert "Set wa_db_name_prefix on the old" in output.replace("\n", " "), output[-3000:]
+
+
+def test_dump_directory_not_writable(ready):
+    # Under a regular file: no directory can be made there, whoever runs the playbook (root included).
+    blocked = os.path.join(ready.workdir, "inventory.yml", "backups")
+    output = refused(ready, 2, inventory_with(ready, "unwritable", {"new": {"wabiz_backup_dir": blocked}}))
+    assert "Cannot write to %s" % blocked in output and "Set wabiz_backup_dir" in output, output[-3000:]
+
+
+def test_dump_directory_too_small(ready):
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
+    small = os.path.join(ready.workdir, "small-disk")
+    os.makedirs(small, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", small], check=True)
+    try:
+        output = refused(ready, 2, inventory_with(ready, "smalldisk", {"new": {"wabiz_backup_dir": small}}))
+    finally:
+        subprocess.run(["umount", small], check=False)
+    assert "Not enough disk for the dump" in output and "wabiz_backup_dir" in output, output[-3000:]
+
+
+def test_modules_refuse_bad_input(ready):
+    """17 bad inputs to the modules (types, choices, empty values, PINs, URLs, files), at -vvv: no secret shown."""
+    engine_independent(ready)
+    playbook = os.path.join(ROOT, "tests", "integration", "playbooks", "bad_input.yml")
+    rc, output = ansible_playbook(playbook, os.path.join(ready.workdir, "inventory.yml"), "-vvv")
+    assert rc == 0, output[-5000:]
+    assert output.count("(item=") >= 17
+    assert leaks(ready, output) == [], "secrets or API tokens in the -vvv output"

@@ -52,3 +52,17 @@ def test_check_mode_writes_nothing(run_module, tmp_path):
     path = str(tmp_path / "j.json")
     result = run_module(journal, {"path": path, "state": "open", "migration": MIGRATION, "_ansible_check_mode": True})
     assert not result["failed"] and os.listdir(str(tmp_path)) == []
+
+
+def test_a_rolled_back_migration_is_set_aside_and_begun_afresh(run_module, tmp_path):
+    path = str(tmp_path / "j.json")
+    run_module(journal, {"path": path, "state": "open", "migration": MIGRATION})
+    for state in ("begin", "done"):
+        run_module(journal, {"path": path, "state": state, "step": "stop_old"})
+    run_module(journal, {"path": path, "state": "event", "event": "rolled_back"})
+    checked = run_module(journal, {"path": path, "state": "open", "migration": MIGRATION, "_ansible_check_mode": True})
+    assert checked["done"] == [] and "previous_journal" not in checked
+    reopened = run_module(journal, {"path": path, "state": "open", "migration": MIGRATION})
+    assert reopened["done"] == [] and reopened["changed"]
+    with open(reopened["previous_journal"], encoding="utf-8") as handle:
+        assert json.load(handle)["order"] == ["stop_old"]

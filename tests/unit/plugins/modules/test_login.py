@@ -1,5 +1,7 @@
 """login: first-login password change, a re-run after it, min_validity, check mode."""
 
+from ansible.module_utils.common.warnings import get_warning_messages
+
 from ansible_collections.wabiz.migration.plugins.modules import login
 
 BASE = {"api_url": "https://wa:9090", "api_password": "secret"}
@@ -38,3 +40,15 @@ def test_check_mode_never_changes_the_password(server, run_module):
     server.add("POST", "/v1/users/login", 401, CHANGE)
     result = run_module(login, dict(BASE, new_password="New#Passw0rd", _ansible_check_mode=True))
     assert not result["failed"] and result["changed"] and len(server.requests) == 1
+
+
+def test_an_api_url_without_scheme_is_refused_before_any_request(server, run_module):
+    result = run_module(login, dict(BASE, api_url="wa:9090"))
+    assert result["failed"] and "write it with its scheme" in result["msg"] and server.requests == []
+
+
+def test_turning_tls_verification_off_warns(server, run_module):
+    server.add("POST", "/v1/users/login", 200, FUTURE)
+    result = run_module(login, dict(BASE, validate_certs=False))
+    assert not result["failed"]
+    assert any("validate_certs is off" in str(w) for w in get_warning_messages())

@@ -1,0 +1,268 @@
+"""Faults injected on the lab, on both engines, then the playbook re-run or rollback.yml run.
+
+Each case ends with one side serving. The checks are the same everywhere: that side has every message the old
+client had when it stopped, and the old databases are what they were after the fault (the migration only
+reads them). The outcome of each case goes into the matrix printed at the end of the session.
+"""
+
+import json
+import os
+import subprocess
+import threading
+
+import pytest
+
+from labsupport import (BackgroundPlaybook, ProcessWatch, ROOT, ansible_playbook, checksums, databases, journal_of,
+                        leaks, messages, record_fault, rows, start_lab, step_state, stop_lab)
+
+# Both engines; the topologies differ so that single instance and multiconnect are both covered.
+ON_BOTH_ENGINES = pytest.mark.parametrize("fault_lab", [("mysql", 2), ("pgsql", 0)], indirect=True,
+                                          ids=["mysql-2shards", "pgsql-single"])
+
+
+@pytest.fixture
+def fault_lab(request, docker_engine):  # pylint: disable=unused-argument
+    instance = start_lab(*request.param, messages=20000)
+    instance.run("inventory")
+    instance.seeded = messages(instance, "old")
+    yield instance
+    stop_lab(instance)
+
+
+def run(lab, playbook, *extra, inventory=None):
+    return ansible_playbook(os.path.join(ROOT, "playbooks", playbook),
+                            inventory or os.path.join(lab.workdir, "inventory.yml"), *extra)
+
+
+def inventory_with(lab, name, new_host_vars):
+    with open(os.path.join(lab.workdir, "inventory.yml"), encoding="utf-8") as handle:
+        inventory = json.load(handle)
+    inventory["all"]["children"]["new"]["hosts"]["new-setup"].update(new_host_vars)
+    path = os.path.join(lab.workdir, "inventory-%s.yml" % name)
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
+        json.dump(inventory, handle)
+    return path
+
+
+def new_serves_with_everything(lab):
+    """The new client serves and holds every message of the old one (plus at most the test message)."""
+    new = lab.client("new")
+    new.wait_health(timeout=60, shards=lab.setup("new")["shards"] or None)
+    old, carried = messages(lab, "old"), messages(lab, "new")
+    lost = sum(len(old[d] - carried.get(d, set())) for d in old)
+    assert sum(len(carried[d] - old.get(d, set())) for d in carried) <= 1
+    prefix = lab.setup("old")["db_prefix"]
+    assert rows(lab, "old", prefix + "wacore", "contacts") == rows(lab, "new", prefix + "wacore", "contacts")
+    return lost
+
+
+def old_serves_with_everything(lab):
+    """The old client serves again and still has every message it had before the migration began."""
+    lab.client("old").wait_health(timeout=60, shards=lab.setup("old")["shards"] or None)
+    now = messages(lab, "old")
+    return sum(len(lab.seeded[d] - now.get(d, set())) for d in lab.seeded)
+
+
+def failed_with_the_way_on(output, step):
+    assert "Step %s failed" % step in output, output[-4000:]
+    assert "re-run this playbook" in output, output[-4000:]
+
+
+def dump_dirs(lab):
+    """Where the dump goes: the new host's backup directory (stream), or the old host's (file transfer)."""
+    return [os.path.join(lab.workdir, side, "backups", "dump") for side in ("new", "old")]
+
+
+def dump_started(lab):
+    return any(os.path.isdir(dump) and any(os.path.getsize(os.path.join(dump, f)) > 0 for f in os.listdir(dump)
+                                           if not f.startswith(".")) for dump in dump_dirs(lab))
+
+
+def assert_old_untouched(lab, reference):
+    """The old databases equal the reference, and the dump's manifest recorded that same content."""
+    now = checksums(lab, "old")
+    assert now == reference
+    manifest_path = next(os.path.join(d, "manifest.json") for d in dump_dirs(lab)
+                         if os.path.exists(os.path.join(d, "manifest.json")))
+    with open(manifest_path, encoding="utf-8") as handle:
+        manifest = json.load(handle)
+    assert {d: now[d] for d in manifest["databases"]} == {d: t["tables"] for d, t in manifest["databases"].items()}
+
+
+def finish_failed(background):
+    rc, output = background.finish()
+    assert rc != 0, output[-4000:]
+    return output
+
+
+@ON_BOTH_ENGINES
+def test_old_database_dies_during_the_dump(fault_lab):
+    lab = fault_lab
+    background = BackgroundPlaybook(lab, "option3.yml")
+    background.wait_until(lambda: dump_started(lab), "the dump's first bytes")
+    lab.run("db", "kill", "old")
+    failed_with_the_way_on(finish_failed(background), "copy_databases")
+
+    lab.run("db", "start", "old")
+    after_fault = checksums(lab, "old")
+    rc, output = run(lab, "option3.yml")
+    assert rc == 0, output[-4000:]
+    lost = new_serves_with_everything(lab)
+    assert_old_untouched(lab, after_fault)
+    record_fault(lab, "old database killed in the dump (option 3)", "re-run resumed to success", lost)
+
+
+@ON_BOTH_ENGINES
+def test_new_database_dies_during_the_restore(fault_lab):
+    lab = fault_lab
+    background = BackgroundPlaybook(lab, "option2.yml")
+    background.wait_until(lambda: step_state(lab, "copy_databases") and databases(lab, "new"),
+                          "the first restored database")
+    lab.run("db", "kill", "new")
+    failed_with_the_way_on(finish_failed(background), "copy_databases")
+    after_fault = checksums(lab, "old")
+
+    rc, output = run(lab, "rollback.yml")
+    assert rc == 0, output[-4000:]
+    lost = old_serves_with_everything(lab)
+    # Then the operator mends the new server and migrates afresh (the rolled-back journal is set aside).
+    lab.run("db", "start", "new")
+    rc, output = run(lab, "option2.yml", "-e", "wabiz_db_overwrite=true")
+    assert rc == 0, output[-4000:]
+    lost += new_serves_with_everything(lab)
+    assert [f for f in os.listdir(os.path.join(lab.workdir, "runs")) if ".rolled-back-" in f]
+    assert set(after_fault) == set(checksums(lab, "old"))
+    record_fault(lab, "new database killed in the restore (option 2)", "rollback served; then migrated afresh", lost)
+
+
+@pytest.fixture
+def small_disk(fault_lab):
+    """The new host's backup directory on a 96 MB tmpfs (the dump fits; the preflight passes)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
+    path = os.path.join(fault_lab.workdir, "new", "backups")
+    os.makedirs(path, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96m,mode=0700", "tmpfs", path], check=True)
+    yield path
+    subprocess.run(["umount", path], check=False)
+
+
+@ON_BOTH_ENGINES
+def test_disk_fills_during_the_dump(fault_lab, small_disk):
+    lab = fault_lab
+    background = BackgroundPlaybook(lab, "option2.yml")
+    background.wait_until(lambda: step_state(lab, "copy_databases"), "the copy step")
+    filler = os.path.join(small_disk, "filler")
+    with open(filler, "wb") as handle:  # another writer takes all but 64 KiB
+        stats = os.statvfs(small_disk)
+        os.posix_fallocate(handle.fileno(), 0, stats.f_bavail * stats.f_frsize - 65536)
+    output = finish_failed(background)
+    failed_with_the_way_on(output, "copy_databases")
+    assert "No space left on device" in output, output[-4000:]
+    after_fault = checksums(lab, "old")
+
+    os.unlink(filler)
+    rc, output = run(lab, "option2.yml")
+    assert rc == 0, output[-4000:]
+    lost = new_serves_with_everything(lab)
+    assert_old_untouched(lab, after_fault)
+    record_fault(lab, "disk full in the dump (option 2)", "re-run after freeing space resumed to success", lost)
+
+
+@ON_BOTH_ENGINES
+def test_new_web_app_dies_after_the_start(fault_lab):
+    lab = fault_lab
+    background = BackgroundPlaybook(lab, "option3.yml", "-e", "wabiz_health_timeout=15")
+    background.wait_until(lambda: step_state(lab, "start_new") == "done", "the new client's start")
+    web = [cid for cid, service in lab.container_ids("new").items() if service == "waweb"]
+    subprocess.run(["docker", "kill"] + web, check=True, stdout=subprocess.DEVNULL)
+    output = finish_failed(background)
+    assert "failed" in output and "re-run this playbook" in output, output[-4000:]
+    after_fault = checksums(lab, "old")
+
+    rc, output = run(lab, "option3.yml")  # starts the new client's containers again, then goes on
+    assert rc == 0, output[-4000:]
+    lost = new_serves_with_everything(lab)
+    assert_old_untouched(lab, after_fault)
+    record_fault(lab, "new web app killed after its start (option 3)", "re-run restarted it, resumed to success", lost)
+
+
+@ON_BOTH_ENGINES
+def test_overload_storm_on_the_new_client(fault_lab):
+    lab = fault_lab
+    overload = os.path.join(lab.setup("new")["export_dir"], "overload")
+    inventory = inventory_with(lab, "overload", {"wa_extra_env": {"WA_EMU_OVERLOAD_FILE": "/export/overload"}})
+    with ProcessWatch() as processes:  # and what `ps` shows during the dump: the tools, never a password
+        background = BackgroundPlaybook(lab, "option2.yml", inventory=inventory)
+        background.wait_until(lambda: step_state(lab, "start_new") == "done", "the new client's start")
+        open(overload, "w", encoding="utf-8").close()  # every request: 503 with error 1016, for 3 seconds
+        threading.Timer(3, os.unlink, [overload]).start()
+        rc, output = background.finish()
+    assert rc == 0, output[-4000:]
+    assert processes.tools_seen, "no dump or load tool was seen running"
+    assert leaks(lab, "\n".join(processes.command_lines)) == [], "a secret on a command line"
+    lost = new_serves_with_everything(lab)
+    assert_old_untouched(lab, checksums(lab, "old"))
+    record_fault(lab, "3 s of 503/1016 on the new client (option 2)", "retries rode it out", lost)
+
+
+@ON_BOTH_ENGINES
+def test_bad_image_tag_refused_before_downtime(fault_lab):
+    lab = fault_lab
+    images = dict(lab.state["images"], web=lab.state["images"]["web"].rsplit(":", 1)[0] + ":no-such-tag")
+    rc, output = run(lab, "option3.yml", inventory=inventory_with(lab, "badimage", {"wa_images": images}))
+    assert rc != 0 and "no-such-tag" in output, output[-4000:]
+    assert "The old client still serves" in output, output[-4000:]
+    assert "stop_old" not in journal_of(lab)["steps"]
+    lost = old_serves_with_everything(lab)
+
+    rc, output = run(lab, "option3.yml")  # the tag put right: the run resumes at the staging step
+    assert rc == 0, output[-4000:]
+    lost += new_serves_with_everything(lab)
+    record_fault(lab, "new client's image tag missing (option 3)", "refused before downtime; fixed, migrated", lost)
+
+
+@ON_BOTH_ENGINES
+def test_two_migrations_at_once(fault_lab):
+    lab = fault_lab
+    first, second = BackgroundPlaybook(lab, "option2.yml"), BackgroundPlaybook(lab, "option2.yml")
+    results = sorted([first.finish(), second.finish()], key=lambda result: result[0])
+    (rc_won, output_won), (rc_lost, output_lost) = results
+    assert rc_won == 0, output_won[-4000:]
+    assert rc_lost != 0 and "Another migration of these setups is running" in output_lost, output_lost[-4000:]
+    lost = new_serves_with_everything(lab)
+    record_fault(lab, "two runs at once (option 2)", "second refused by the lock; first completed", lost)
+
+
+# The controller killed inside a step (every step boundary is covered by test_options): (engine, shards, option,
+# extra arguments, the moment).
+KILLED_INSIDE = {
+    "dump": ("mysql", 0, 2, ["-e", "wabiz_transfer=file"], dump_started),
+    "restore": ("pgsql", 2, 3, [], lambda lab: step_state(lab, "copy_databases") and databases(lab, "new")),
+    "settings-restore": ("mysql", 2, 1, [], lambda lab: step_state(lab, "settings_restore") == "begun"),
+}
+
+
+@pytest.mark.parametrize("fault_lab, case", [(v[:2], k) for k, v in KILLED_INSIDE.items()], indirect=["fault_lab"],
+                         ids=list(KILLED_INSIDE))
+def test_controller_killed_inside_a_step(fault_lab, case):
+    lab = fault_lab
+    number, extra, moment = KILLED_INSIDE[case][2:]
+    background = BackgroundPlaybook(lab, "option%d.yml" % number, *extra)
+    background.wait_until(lambda: moment(lab), "the moment inside the step")
+    background.kill()
+    journal = journal_of(lab)
+    assert [s for s in journal["order"] if journal["steps"][s].get("finished") is None], "killed after the last step"
+    after_fault = checksums(lab, "old") if number != 1 else None
+
+    rc, output = run(lab, "option%d.yml" % number, *extra)
+    assert rc == 0, output[-4000:]
+    if number == 1:
+        lab.client("new").wait_health(timeout=60, shards=lab.setup("new")["shards"] or None)
+        lost = 0
+    else:
+        lost = new_serves_with_everything(lab)
+        assert_old_untouched(lab, after_fault)
+    assert lab.client("new").call("GET", "/v1/settings/application")["settings"]["application"]["wa_id"] == \
+        "16315550123"
+    record_fault(lab, "controller killed inside %s (option %d)" % (case, number), "re-run resumed to success", lost)

@@ -1,11 +1,13 @@
 """Fixtures of the suites that need a running lab; the helpers live in labsupport.py."""
 
+import json
+import os
 import shutil
 import tempfile
 
 import pytest
 
-from labsupport import FAULT_MATRIX, TOPOLOGIES, lab_fixture
+from labsupport import TOPOLOGIES, lab_fixture
 
 
 @pytest.fixture(scope="session")
@@ -23,13 +25,36 @@ def docker_engine():
 lab = lab_fixture(TOPOLOGIES)
 
 
+# Module-scoped fixtures: the tests that use one (a shared lab, an installed tarball) stay together.
+SHARED_FIXTURES = {"lab", "installed"}
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that share a module-scoped fixture run on one pytest-xdist worker (tools/test: --dist loadgroup)."""
+    for item in items:
+        if SHARED_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
+def pytest_configure(config):
+    """The fault matrix's file, named once by the main process; pytest-xdist workers inherit the variable."""
+    if not hasattr(config, "workerinput") and "WABIZ_FAULT_MATRIX" not in os.environ:
+        handle, path = tempfile.mkstemp(prefix="wabiz-fault-matrix-", suffix=".jsonl", dir="/var/tmp")
+        os.close(handle)
+        os.environ["WABIZ_FAULT_MATRIX"] = path
+        config.add_cleanup(lambda: os.unlink(path))
+
+
 def pytest_terminal_summary(terminalreporter):
     """The fault matrix of tests/integration/test_faults.py: each fault, engine, outcome and messages lost."""
-    if not FAULT_MATRIX:
+    path = os.environ.get("WABIZ_FAULT_MATRIX")
+    if not path or not os.path.exists(path) or not os.path.getsize(path):
         return
+    with open(path, encoding="utf-8") as handle:
+        rows = sorted((json.loads(line) for line in handle), key=lambda row: (row["fault"], row["engine"]))
     terminalreporter.section("fault matrix")
-    for row in FAULT_MATRIX:
-        terminalreporter.write_line("%-52s %-18s %-50s lost %d"
+    for row in rows:
+        terminalreporter.write_line("%-76s %-16s %-46s lost %d"
                                     % (row["fault"], row["engine"], row["outcome"], row["messages_lost"]))
     terminalreporter.write_line("faults survived: %d, messages lost: %d" % (
-        sum(1 for row in FAULT_MATRIX if row["messages_lost"] == 0), sum(r["messages_lost"] for r in FAULT_MATRIX)))
+        sum(1 for row in rows if row["messages_lost"] == 0), sum(row["messages_lost"] for row in rows)))

@@ -30,8 +30,11 @@ sys.path[:0] = [os.path.join(ROOT, "tests", "lab"), os.path.join(ROOT, "tests", 
 # (engine, shards): shards 0 is a single instance, 2 a multiconnect setup with 2 shards.
 TOPOLOGIES = [("mysql", 0), ("mysql", 2), ("pgsql", 0), ("pgsql", 2)]
 # Below Linux's ephemeral range (32768 and up): a listening port there can be taken at random by the source
-# port of any outgoing connection. A lab spans two blocks of 1000 ports.
-PORT_BASES = range(10000, 30001, 2000)
+# port of any outgoing connection. A lab spans two blocks of 1000 ports. Parallel pytest-xdist workers take
+# every n-th base, so two workers never reach for the same ports at the same moment.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:])
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+PORT_BASES = list(range(10000, 30001, 2000))[_WORKER::_WORKERS]
 
 
 class Lab:
@@ -130,11 +133,20 @@ def lab_fixture(topologies, messages=300):
     return fixture
 
 
+def run_tmpdir(inventory):
+    """The temporary directory of the runs against one lab (beside its inventory), where the database modules
+    keep their credential files while they work: a test sees what its own runs left, not another worker's."""
+    path = os.path.join(os.path.dirname(os.path.abspath(inventory)), "tmp")
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
+
+
 def ansible_playbook(playbook, inventory, *args, env=None):
     """Run ansible-playbook from the venv with this checkout as wabiz.migration; returns (rc, output)."""
     command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory, playbook] + list(args)
     environment = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH, ANSIBLE_FORCE_COLOR="0",
-                       ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0")
+                       ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0",
+                       TMPDIR=run_tmpdir(inventory))
     environment.update(env or {})
     result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment,
                             check=False)
@@ -198,11 +210,12 @@ class BackgroundPlaybook:
 
     def __init__(self, lab, playbook, *args, inventory=None):
         self.output_path = tempfile.mkstemp(prefix="run-", suffix=".log", dir=lab.workdir)[1]
-        command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i",
-                   inventory or os.path.join(lab.workdir, "inventory.yml"),
+        inventory = inventory or os.path.join(lab.workdir, "inventory.yml")
+        self.tmpdir = run_tmpdir(inventory)
+        command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory,
                    os.path.join(ROOT, "playbooks", playbook)] + list(args)
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH, ANSIBLE_NOCOLOR="1",
-                   ANSIBLE_FORCE_COLOR="0", ANSIBLE_RETRY_FILES_ENABLED="0")
+                   ANSIBLE_FORCE_COLOR="0", ANSIBLE_RETRY_FILES_ENABLED="0", TMPDIR=run_tmpdir(inventory))
         with open(self.output_path, "wb") as output:
             self.proc = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env,
                                          start_new_session=True)
@@ -214,13 +227,39 @@ class BackgroundPlaybook:
             assert time.time() < deadline, "%s never came" % what
             time.sleep(0.02)
 
-    def kill(self):
-        """SIGKILL to the controller and everything it started, mid-whatever it does."""
+    def kill(self, crash=False):
+        """SIGKILL to ansible-playbook, mid-whatever it does.
+
+        Its workers live in sessions of their own (ansible-core detaches them), so they finish the task at hand
+        as orphans, as a remote module outlives a dead controller. With ``crash``, they die too, with every
+        module and tool they started: the machine went down.
+        """
         ended = self.proc.poll()
         if ended is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
         assert ended is None, "the run ended by itself (exit %s) before it could be killed" % ended
+        while crash and self._descendants():
+            for pid in self._descendants():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.05)
+
+    def _descendants(self):
+        """Live processes of this run: they carry its TMPDIR in their environment."""
+        from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import process_runs
+        marker = ("TMPDIR=%s" % self.tmpdir).encode()
+        found = []
+        for entry in os.listdir("/proc"):
+            try:
+                with open("/proc/%s/environ" % entry, "rb") as handle:
+                    if marker in handle.read().split(b"\0") and process_runs(int(entry)):
+                        found.append(int(entry))
+            except (OSError, ValueError):
+                continue
+        return found
 
     def finish(self, timeout=300):
         """(exit code, output) once the run ends."""
@@ -305,15 +344,35 @@ def leaks_in_work_dirs(lab_instance):
     return found
 
 
-# The fault matrix: one row per injected fault, printed at the end of the session (tests/conftest.py).
-FAULT_MATRIX = []
+def loose_files(lab_instance):
+    """Files in the backup directories that are not 0600, and directories there that are not 0700."""
+    found = []
+    for side in ("old", "new"):
+        for directory, subdirs, files in os.walk(os.path.join(lab_instance.workdir, side, "backups")):
+            found += ["%s/%s %o" % (directory, d, os.stat(os.path.join(directory, d)).st_mode & 0o777)
+                      for d in subdirs if os.stat(os.path.join(directory, d)).st_mode & 0o777 != 0o700]
+            found += ["%s/%s %o" % (directory, f, os.stat(os.path.join(directory, f)).st_mode & 0o777)
+                      for f in files if os.stat(os.path.join(directory, f)).st_mode & 0o777 != 0o600]
+    return found
+
+
+def stale_credentials(lab_instance):
+    """Credential directories of the database modules whose process is gone (a crash must not leave them)."""
+    from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import process_runs
+    parent = run_tmpdir(os.path.join(lab_instance.workdir, "inventory.yml"))
+    return [name for name in os.listdir(parent) if name.startswith("wabiz-cred-")
+            and not process_runs(int(name.split("-")[2]))]
 
 
 def record_fault(lab_instance, fault, outcome, messages_lost):
+    """One row of the fault matrix, in the file tests/conftest.py names (shared by pytest-xdist workers) and
+    prints at the end of the session."""
     setup = lab_instance.setup("old")
     topology = "%d shards" % setup["shards"] if setup["shards"] else "single"
-    FAULT_MATRIX.append({"fault": fault, "engine": "%s, %s" % (setup["engine"], topology), "outcome": outcome,
-                         "messages_lost": messages_lost})
+    row = {"fault": fault, "engine": "%s, %s" % (setup["engine"], topology), "outcome": outcome,
+           "messages_lost": messages_lost}
+    with open(os.environ["WABIZ_FAULT_MATRIX"], "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(row) + "\n")
     assert messages_lost == 0, "%d messages lost" % messages_lost
 
 

@@ -12,6 +12,7 @@ Private to the collection. Passwords go only into 0600 option files (MySQL/Maria
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import fcntl
 import hashlib
 import json
 import os
@@ -45,6 +46,69 @@ class Endpoint(object):
         return '%s:%d' % (self.host, self.port)
 
 
+class WorkLock(object):
+    """An exclusive lock on a dump directory (``<dir>.lock``) for a dump or a restore.
+
+    A controller that dies leaves its modules running (ansible-playbook's workers live in their own sessions,
+    and a remote module outlives its ssh connection). A re-run must not load into databases that such an
+    orphan still writes: it waits for the orphan to finish, then starts over.
+    """
+
+    def __init__(self, path, timeout, sleep=time.sleep):
+        self.path = path
+        self.timeout = timeout
+        self.sleep = sleep
+        self.handle = None
+        self.waited = 0.0
+
+    def acquire(self):
+        directory = os.path.dirname(self.path)
+        if directory and not os.path.isdir(directory):
+            os.makedirs(directory, 0o700)
+        self.handle = open(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), 'r+')
+        started = time.time()
+        while True:
+            try:
+                fcntl.flock(self.handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except (IOError, OSError):
+                if time.time() - started >= self.timeout:
+                    holder = self.handle.read().strip()
+                    self.handle.close()
+                    raise ToolError('%s is still held by an earlier run\'s dump or restore (process %s) after '
+                                    'waiting %d s: let it finish or stop it, then run again'
+                                    % (self.path, holder or 'unknown', self.timeout))
+                self.sleep(0.5)
+        self.waited = time.time() - started
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write('%d\n' % os.getpid())
+        self.handle.flush()
+        return self
+
+    def release(self):
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
+
+
+def sweep_credentials(parent):
+    """Remove credential directories left by processes that no longer run (killed mid-dump)."""
+    for name in os.listdir(parent):
+        pid = name[len(CREDENTIALS_PREFIX):].split('-', 1)[0]
+        if name.startswith(CREDENTIALS_PREFIX) and pid.isdigit() and not process_runs(int(pid)):
+            shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+
+
+def process_runs(pid):
+    """Whether ``pid`` is a live process (a killed one waiting to be reaped, a zombie, is not)."""
+    try:
+        with open('/proc/%d/stat' % pid) as handle:
+            return handle.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except (IOError, OSError, IndexError):
+        return False
+
+
 def _option_value(value):
     return '"%s"' % str(value).replace('\\', '\\\\').replace('"', '\\"')
 
@@ -53,11 +117,19 @@ def _pgpass_value(value):
     return str(value).replace('\\', '\\\\').replace(':', '\\:')
 
 
+CREDENTIALS_PREFIX = 'wabiz-cred-'
+
+
 class Credentials(object):
-    """A private directory with one credentials file per endpoint; removed on exit."""
+    """A private directory with one credentials file per endpoint; removed on exit.
+
+    A process killed mid-dump cannot remove its directory: the next one removes the directories whose
+    process is gone (their names carry the PID), so no password file outlives a crash by more than a run.
+    """
 
     def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix='wabiz-cred-')
+        sweep_credentials(tempfile.gettempdir())
+        self.dir = tempfile.mkdtemp(prefix='%s%d-' % (CREDENTIALS_PREFIX, os.getpid()))
         os.chmod(self.dir, 0o700)
         self._count = 0
 
@@ -137,10 +209,11 @@ def run_script(module, script, args, env, what):
     """Run a bash script with ``set -o pipefail``; raise ToolError with its stderr tail on failure.
 
     Credentials reach the tools through ``env`` (option file and PGPASSFILE paths), never through ``args``.
+    Every file the tools write is private (umask 077): mydumper, for one, would write its files 0644.
     """
     started = time.time()
-    rc, out, err = module.run_command(['bash', '-c', 'set -euo pipefail\n' + script, 'wabiz'] + list(args),
-                                      environ_update=env)
+    rc, out, err = module.run_command(['bash', '-c', 'set -euo pipefail\numask 077\n' + script, 'wabiz']
+                                      + list(args), environ_update=env)
     if rc != 0:
         raise ToolError('%s failed (exit %d): %s' % (what, rc, (err or out)[-2000:].strip()))
     return time.time() - started

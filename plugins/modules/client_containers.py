@@ -13,8 +13,10 @@ version_added: 0.1.0
 description:
   - Finds the Webapp, Coreapp and Master containers of a compose project by their compose labels and
     service names (and plain containers by name), and stops, starts or removes them.
-  - Every other container (a database container above all) and every volume is checked before and after.
-    If a container that ran has stopped or a volume is gone, the module fails. Volumes are never removed.
+  - Every other container of the compose project (a database container above all) and the project's volumes
+    are checked before and after; without O(project), every container and volume of the host. If a container
+    that ran has stopped or a volume is gone, the module fails. Volumes are never removed. Containers and
+    volumes of other projects are left out of the check, since other workloads of the host come and go.
   - Uses the C(docker) command of the host it runs on.
 author:
   - wabiz.migration maintainers (@wabiz)
@@ -39,6 +41,26 @@ options:
     description: Seconds a container gets to stop before it is killed.
     type: int
     default: 30
+  expected_services:
+    description:
+      - With O(state=started), the compose services the containers must be exactly (the topology's). When the
+        containers found are other services, nothing is started and RV(complete) is false, so the caller can
+        create the right ones instead.
+    type: list
+    elements: str
+  wait_for_port:
+    description:
+      - With O(state=started), wait until this TCP port on O(wait_for_host) accepts connections (the web app's
+        port), checking every 0.1 s. The cut-over counts every tenth of a second.
+    type: int
+  wait_for_host:
+    description: Where O(wait_for_port) is checked.
+    type: str
+    default: 127.0.0.1
+  wait_timeout:
+    description: Seconds O(wait_for_port) gets to open.
+    type: int
+    default: 120
 attributes:
   check_mode:
     support: full
@@ -59,9 +81,19 @@ EXAMPLES = r'''
   wabiz.migration.client_containers:
     project: wa-old
     state: stopped
+
+- name: Start the new client's staged containers and wait for its web app's port
+  wabiz.migration.client_containers:
+    project: wa-new
+    state: started
+    wait_for_port: 9090
 '''
 
 RETURN = r'''
+complete:
+  description: Whether the containers found are exactly O(expected_services) (always true without it).
+  returned: always
+  type: bool
 containers:
   description: The client containers, with C(id), C(name), C(service) and C(running) before and after.
   returned: always
@@ -75,11 +107,15 @@ others:
 
 import json
 import re
+import socket
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 
-def snapshot(module):
+def snapshot(module, project=None):
+    """(every container by id, the volume names of the compose project when given, else of the host)."""
+    scope = ['--filter', 'label=com.docker.compose.project=%s' % project] if project else []
     rc, out, err = module.run_command(['docker', 'ps', '--all', '--no-trunc', '--format', '{{json .}}'])
     if rc != 0:
         module.fail_json(msg='docker ps failed: %s' % err.strip())
@@ -90,10 +126,23 @@ def snapshot(module):
         containers[item['ID']] = {'id': item['ID'][:12], 'name': item['Names'], 'running': item['State'] == 'running',
                                   'project': labels.get('com.docker.compose.project'),
                                   'service': labels.get('com.docker.compose.service')}
-    rc, out, err = module.run_command(['docker', 'volume', 'ls', '--quiet'])
+    rc, out, err = module.run_command(['docker', 'volume', 'ls', '--quiet'] + scope)
     if rc != 0:
         module.fail_json(msg='docker volume ls failed: %s' % err.strip())
     return containers, sorted(out.split())
+
+
+def wait_for_port(module, host, port, timeout):
+    deadline = time.time() + timeout
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            return
+        except (IOError, OSError) as exc:
+            if time.time() > deadline:
+                module.fail_json(msg='%s:%d did not accept connections within %d s after the start (%s): see the '
+                                     'containers\' logs (docker logs)' % (host, port, timeout, exc))
+            time.sleep(0.1)
 
 
 def main():
@@ -102,15 +151,23 @@ def main():
         services_regex=dict(type='str', default='^(waweb|wacore[0-9]*|master[0-9]*|coreapp[0-9]*)$'),
         names=dict(type='list', elements='str', default=[]),
         state=dict(type='str', choices=['stopped', 'started', 'absent']),
-        stop_timeout=dict(type='int', default=30)),
+        stop_timeout=dict(type='int', default=30), expected_services=dict(type='list', elements='str'),
+        wait_for_port=dict(type='int'),
+        wait_for_host=dict(type='str', default='127.0.0.1'), wait_timeout=dict(type='int', default=120)),
         required_one_of=[('project', 'names')], supports_check_mode=True)
     params = module.params
     pattern = re.compile(params['services_regex'])
-    before, volumes_before = snapshot(module)
+    before, volumes_before = snapshot(module, params['project'])
     targets = dict((cid, c) for cid, c in before.items()
                    if (params['project'] and c['project'] == params['project'] and c['service']
                        and pattern.match(c['service'])) or c['name'] in params['names'])
     state = params['state']
+    complete = params['expected_services'] is None or (
+        sorted(c['service'] for c in targets.values()) == sorted(params['expected_services']))
+    if state == 'started' and not complete:
+        module.exit_json(changed=False, complete=False, others=len(before) - len(targets), containers=[
+            dict(id=c['id'], name=c['name'], service=c['service'], running_before=c['running'], running=c['running'])
+            for c in targets.values()])
     if state == 'stopped':
         todo = [cid for cid, c in targets.items() if c['running']]
         command = ['docker', 'stop', '--time', str(params['stop_timeout'])]
@@ -130,21 +187,25 @@ def main():
         rc, out, err = module.run_command(command + todo)
         if rc != 0:
             module.fail_json(msg='%s failed: %s' % (' '.join(command[:2]), err.strip()))
-    after, volumes_after = snapshot(module) if todo and not module.check_mode else (before, volumes_before)
-    # Other workloads may start containers meanwhile; what must never happen is that a container that ran
-    # (a database above all) stopped, or that a volume went away.
+    after, volumes_after = (snapshot(module, params['project']) if todo and not module.check_mode
+                            else (before, volumes_before))
+    # Other workloads may start and stop containers meanwhile; what must never happen is that a container of
+    # the project that ran (a database above all) stopped, or that one of its volumes went away.
     stopped = sorted(after.get(cid, {'name': c['name']})['name'] for cid, c in before.items()
-                     if cid not in targets and c['running'] and not after.get(cid, {}).get('running'))
+                     if cid not in targets and c['running'] and not after.get(cid, {}).get('running')
+                     and (not params['project'] or c['project'] == params['project']))
     lost_volumes = sorted(set(volumes_before) - set(volumes_after))
     if stopped or lost_volumes:
         module.fail_json(msg='While acting on %s, other containers stopped (%s) or volumes went away (%s)'
                              % (', '.join(c['name'] for c in targets.values()), ', '.join(stopped) or 'none',
                                 ', '.join(lost_volumes) or 'none'))
+    if state == 'started' and params['wait_for_port'] and targets and not module.check_mode:
+        wait_for_port(module, params['wait_for_host'], params['wait_for_port'], params['wait_timeout'])
     result = []
     for cid, c in sorted(targets.items(), key=lambda item: item[1]['name']):
         result.append(dict(id=c['id'], name=c['name'], service=c['service'], running_before=c['running'],
                            running=after[cid]['running'] if cid in after else False))
-    module.exit_json(changed=bool(todo), containers=result, others=len(after) - len(targets))
+    module.exit_json(changed=bool(todo), complete=complete, containers=result, others=len(after) - len(targets))
 
 
 if __name__ == '__main__':

@@ -76,6 +76,12 @@ options:
         description: Drop these databases on the target first when they exist (a resumed migration).
         type: bool
         default: false
+  lock_timeout:
+    description:
+      - Seconds to wait for an earlier run's dump or restore of the same directory (C(<directory>.lock)) to
+        finish. A controller that died leaves its modules running; a re-run waits for them, then starts over.
+    type: int
+    default: 900
 attributes:
   check_mode:
     support: full
@@ -143,8 +149,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.wabiz.migration.plugins.module_utils._db import (
     DbError, Server, db_argument_spec, inventory_of)
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import (
-    Credentials, Endpoint, ToolError, Transfer, choose_tools, client_major, compare, files_of, parallel,
-    write_manifest)
+    Credentials, Endpoint, ToolError, Transfer, WorkLock, choose_tools, client_major, compare, files_of,
+    parallel, write_manifest)
 
 MARKER = '.wabiz-dump'
 
@@ -167,6 +173,7 @@ def main():
         databases=dict(type='list', elements='str', required=True), dest=dict(type='path', required=True),
         method=dict(type='str', default='auto', choices=['auto', 'mydumper', 'mysqldump', 'pg_dump']),
         jobs=dict(type='int', default=2), checksums=dict(type='bool', default=True),
+        lock_timeout=dict(type='int', default=900),
         restore_to=dict(type='dict', options=dict(
             login_host=dict(type='str', default='127.0.0.1'), login_port=dict(type='int', required=True),
             login_user=dict(type='str', default='root'), login_password=dict(type='str', required=True, no_log=True),
@@ -175,6 +182,7 @@ def main():
     params = module.params
     source = Server.from_module(module)
     target = None
+    work_lock = WorkLock(params['dest'].rstrip('/') + '.lock', params['lock_timeout'])
     try:
         databases = source.select(include=params['databases'])
         tools = choose_tools(module, params['engine'], params['method'])
@@ -199,8 +207,10 @@ def main():
         if module.check_mode:
             module.exit_json(changed=True, restored=False, plan=plan)
 
+        work_lock.acquire()
         if restore:
-            for dbname in present:
+            # Again, now that no earlier run's orphaned restore can be adding databases.
+            for dbname in sorted(set(databases) & set(target.databases())):
                 target.drop_database(dbname)
         prepare_dest(module, params['dest'])
         with Credentials() as credentials:
@@ -236,6 +246,7 @@ def main():
     except (DbError, ToolError) as exc:
         module.fail_json(msg=str(exc))
     finally:
+        work_lock.release()
         source.close()
         if target is not None:
             target.close()

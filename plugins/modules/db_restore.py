@@ -34,6 +34,12 @@ options:
     description: Drop the manifest's databases on the target first when they exist.
     type: bool
     default: false
+  lock_timeout:
+    description:
+      - Seconds to wait for an earlier run's dump or restore of the same directory (C(<directory>.lock)) to
+        finish. A controller that died leaves its modules running; a re-run waits for them, then starts over.
+    type: int
+    default: 900
 attributes:
   check_mode:
     support: full
@@ -75,7 +81,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.wabiz.migration.plugins.module_utils._db import (
     DbError, Server, db_argument_spec, inventory_of)
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import (
-    Credentials, Endpoint, ToolError, Transfer, choose_tools, compare, files_of, read_manifest)
+    Credentials, Endpoint, ToolError, Transfer, WorkLock, choose_tools, compare, files_of, read_manifest)
 
 
 def check_files(src, manifest):
@@ -94,12 +100,15 @@ def check_files(src, manifest):
 def main():
     spec = db_argument_spec()
     spec.update(src=dict(type='path', required=True), jobs=dict(type='int', default=2),
-                replace=dict(type='bool', default=False))
+                replace=dict(type='bool', default=False), lock_timeout=dict(type='int', default=900))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     params = module.params
     target = Server.from_module(module)
     databases = []
+    work_lock = WorkLock(params['src'].rstrip('/') + '.lock', params['lock_timeout'])
     try:
+        if not module.check_mode:
+            work_lock.acquire()  # an earlier run's orphaned dump or restore of this directory finishes first
         manifest = read_manifest(params['src'])
         databases = sorted(manifest['databases'])
         if manifest['engine'] != params['engine']:
@@ -133,6 +142,7 @@ def main():
     except (DbError, ToolError) as exc:
         module.fail_json(msg=str(exc), databases=databases)
     finally:
+        work_lock.release()
         target.close()
     module.exit_json(changed=True, databases=databases, seconds=seconds)
 

@@ -13,7 +13,7 @@ import threading
 import pytest
 
 from labsupport import (BackgroundPlaybook, ProcessWatch, ROOT, ansible_playbook, checksums, databases, journal_of,
-                        leaks, messages, record_fault, rows, start_lab, step_state, stop_lab)
+                        leaks, messages, record_fault, rows, stale_credentials, start_lab, step_state, stop_lab)
 
 # Both engines; the topologies differ so that single instance and multiconnect are both covered.
 ON_BOTH_ENGINES = pytest.mark.parametrize("fault_lab", [("mysql", 2), ("pgsql", 0)], indirect=True,
@@ -234,23 +234,27 @@ def test_two_migrations_at_once(fault_lab):
     record_fault(lab, "two runs at once (option 2)", "second refused by the lock; first completed", lost)
 
 
-# The controller killed inside a step (every step boundary is covered by test_options): (engine, shards, option,
-# extra arguments, the moment).
+# Killed inside a step (every step boundary is covered by test_options): (engine, shards, option, extra
+# arguments, the moment, whether the machine crashes with it). A crash kills the modules and tools too; else
+# they run on as orphans while the re-run starts, and the re-run's dump must wait for them.
 KILLED_INSIDE = {
-    "dump": ("mysql", 0, 2, ["-e", "wabiz_transfer=file"], dump_started),
-    "restore": ("pgsql", 2, 3, [], lambda lab: step_state(lab, "copy_databases") and databases(lab, "new")),
-    "settings-restore": ("mysql", 2, 1, [], lambda lab: step_state(lab, "settings_restore") == "begun"),
+    "the dump": ("mysql", 0, 2, ["-e", "wabiz_transfer=file"], dump_started, True),
+    "the restore": ("pgsql", 2, 3, [], lambda lab: step_state(lab, "copy_databases") and databases(lab, "new"),
+                    False),
+    "the settings restore": ("mysql", 2, 1, [], lambda lab: step_state(lab, "settings_restore") == "begun", False),
 }
 
 
 @pytest.mark.parametrize("fault_lab, case", [(v[:2], k) for k, v in KILLED_INSIDE.items()], indirect=["fault_lab"],
-                         ids=list(KILLED_INSIDE))
+                         ids=["%s-%s" % (k.split()[-1], "crash" if v[5] else "orphans") for k, v in KILLED_INSIDE.items()])
 def test_controller_killed_inside_a_step(fault_lab, case):
     lab = fault_lab
-    number, extra, moment = KILLED_INSIDE[case][2:]
+    number, extra, moment, crash = KILLED_INSIDE[case][2:]
     background = BackgroundPlaybook(lab, "option%d.yml" % number, *extra)
     background.wait_until(lambda: moment(lab), "the moment inside the step")
-    background.kill()
+    background.kill(crash)
+    if crash:  # killed inside a database module: its credential files are still there ...
+        assert stale_credentials(lab), "no credential files of the killed module (the check below would be idle)"
     journal = journal_of(lab)
     assert [s for s in journal["order"] if journal["steps"][s].get("finished") is None], "killed after the last step"
     after_fault = checksums(lab, "old") if number != 1 else None
@@ -265,4 +269,7 @@ def test_controller_killed_inside_a_step(fault_lab, case):
         assert_old_untouched(lab, after_fault)
     assert lab.client("new").call("GET", "/v1/settings/application")["settings"]["application"]["wa_id"] == \
         "16315550123"
-    record_fault(lab, "controller killed inside %s (option %d)" % (case, number), "re-run resumed to success", lost)
+    # ... and the re-run's database modules removed them.
+    assert stale_credentials(lab) == [], "the killed run's credential files outlived the re-run"
+    what = "machine crashed" if crash else "controller killed, modules orphaned"
+    record_fault(lab, "%s inside %s (option %d)" % (what, case, number), "re-run resumed to success", lost)

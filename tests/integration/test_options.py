@@ -6,7 +6,8 @@ import os
 import pytest
 
 from labsupport import (ROOT, TOPOLOGIES, BackgroundPlaybook, ansible_playbook, checksums, databases,
-                        journal_of, leaks, leaks_in_work_dirs, rows, start_lab, stop_lab)
+                        journal_of, leaks, leaks_in_work_dirs, loose_files, rows, stale_credentials, start_lab,
+                        stop_lab)
 
 CARRIED = ("messages", "contacts", "callbacks")  # option 2 and 3: "messages, callbacks, contacts"
 
@@ -35,6 +36,8 @@ def run_option(lab, option, kill_at_boundaries):
         outputs = [output]
     assert [hit for text in outputs for hit in leaks(lab, text)] == [], "secrets or API tokens in the -vvv output"
     assert leaks_in_work_dirs(lab) == [], "secrets in the journal, report or backups"
+    assert loose_files(lab) == [], "backup files not 0600 or directories not 0700"
+    assert stale_credentials(lab) == [], "credential files left behind"
     report_path = os.path.join(lab.workdir, "runs", "old-setup__new-setup-report.json")
     with open(report_path, encoding="utf-8") as handle:
         report = json.load(handle)

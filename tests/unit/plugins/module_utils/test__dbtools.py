@@ -6,7 +6,8 @@ import stat
 import pytest
 
 from ansible_collections.wabiz.migration.plugins.module_utils import _dbtools
-from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import Credentials, Endpoint, compare
+from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import (
+    Credentials, Endpoint, compare, sweep_credentials)
 
 
 def test_credentials_are_private_quoted_and_removed():
@@ -50,3 +51,26 @@ def test_compare_names_every_difference():
         "a.t: checksum x on the source, y after the restore", "database b is missing"]
     assert compare(want, {"a": {"tables": {"t": {"rows": 2, "checksum": "x"}, "u": {"rows": 1}}},
                           "b": {"tables": {}}}) == []
+
+
+def test_credentials_of_a_killed_run_are_swept(tmp_path):
+    dead = tmp_path / ("wabiz-cred-%d-abc" % (2 ** 22 + 7))  # above pid_max: no such process
+    live = tmp_path / ("wabiz-cred-%d-def" % os.getpid())
+    for directory in (dead, live):
+        directory.mkdir()
+        (directory / "my-1.cnf").write_text("password=x\n")
+    sweep_credentials(str(tmp_path))
+    assert not dead.exists() and live.exists()
+
+
+def test_a_second_dump_of_a_directory_waits_for_the_first(tmp_path):
+    path = str(tmp_path / "backups" / "dump.lock")
+    first = _dbtools.WorkLock(path, 0).acquire()
+    try:
+        with pytest.raises(_dbtools.ToolError, match="still held by an earlier run.*process %d" % os.getpid()):
+            _dbtools.WorkLock(path, 0).acquire()
+    finally:
+        first.release()
+    second = _dbtools.WorkLock(path, 0).acquire()
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+    second.release()

@@ -52,7 +52,8 @@ def test_stops_only_the_client_services_of_the_project(run_module, monkeypatch):
 def test_fails_when_a_database_container_stops(run_module, monkeypatch):
     setup(monkeypatch, stops_db=True)
     result = run_module(client_containers, {"project": "wa", "state": "stopped"})
-    assert result["failed"] and "other containers stopped (other_web_1, wa_db_1)" in result["msg"]
+    # other_web_1 (another project) stopped too: not this module's business, another workload's
+    assert result["failed"] and "other containers stopped (wa_db_1)" in result["msg"]
 
 
 def test_info_and_check_mode_touch_nothing(run_module, monkeypatch):
@@ -60,3 +61,25 @@ def test_info_and_check_mode_touch_nothing(run_module, monkeypatch):
     assert not run_module(client_containers, {"project": "wa"})["changed"]
     assert run_module(client_containers, {"project": "wa", "state": "stopped", "_ansible_check_mode": True})["changed"]
     assert not [c for c in fake.commands if c[:2] == ["docker", "stop"]]
+
+
+def test_other_services_than_expected_start_nothing(run_module, monkeypatch):
+    fake = setup(monkeypatch)
+    result = run_module(client_containers, {"project": "wa", "state": "started",
+                                            "expected_services": ["waweb", "master1", "master2", "wacore1"]})
+    assert not result["failed"] and not result["complete"] and not result["changed"]
+    assert not [c for c in fake.commands if c[:2] == ["docker", "start"]]
+
+
+def test_waits_for_the_web_port_after_the_start(run_module, monkeypatch):
+    import socket
+    setup(monkeypatch)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        result = run_module(client_containers, {"project": "wa", "state": "started", "expected_services":
+                                                ["waweb", "wacore"], "wait_for_port": listener.getsockname()[1]})
+    assert not result["failed"] and result["complete"]
+    closed = run_module(client_containers, {"project": "wa", "state": "started", "wait_for_port": 1,
+                                            "wait_timeout": 0})
+    assert closed["failed"] and "did not accept connections within 0 s" in closed["msg"]

@@ -231,6 +231,7 @@ def test_two_migrations_at_once(fault_lab):
     assert rc_won == 0, output_won[-4000:]
     assert rc_lost != 0 and "Another migration of these setups is running" in output_lost, output_lost[-4000:]
     lost = new_serves_with_everything(lab)
+    assert_old_untouched(lab, checksums(lab, "old"))  # as the winner's dump recorded them
     record_fault(lab, "two runs at once (option 2)", "second refused by the lock; first completed", lost)
 
 

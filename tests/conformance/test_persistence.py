@@ -5,6 +5,8 @@ import subprocess
 import tempfile
 import time
 
+import requests
+
 SYSTEM_DATABASES = {"information_schema", "mysql", "performance_schema", "sys", "postgres", "template0",
                     "template1"}
 
@@ -75,8 +77,16 @@ def token_status(lab, name, token):
 
 
 def wait_serving(lab, name):
-    api = lab.client(name)
-    api.wait_health(timeout=60, shards=lab.setup(name)["shards"] or None)
+    """Log in as soon as the (re)started web app listens, then wait for health."""
+    deadline = time.time() + 90
+    while True:
+        try:
+            api = lab.client(name)
+            break
+        except requests.ConnectionError:
+            assert time.time() < deadline, "the %s web app did not listen again within 90 s" % name
+            time.sleep(0.3)
+    api.wait_health(timeout=90, shards=lab.setup(name)["shards"] or None)
     return api
 
 
@@ -137,14 +147,16 @@ def test_other_shard_count_refuses_the_database(lab):
         copy_databases(lab, client_databases(lab, "old"))
         lab.run("client", "up", "new", "--shards", str(other_shards))
         api = lab.client("new")
-        deadline = time.time() + 30
-        while True:  # until the new primary master has pruned the old setup's node rows
+        nodes = len(lab.container_ids("new")) - 1  # every node but the web app
+        deadline = time.time() + 90
+        while True:  # until every node runs and the new primary master has pruned the old setup's node rows
             health = api.call("GET", "/v1/health")["health"]
             details = [node["errors"][0]["details"] for node in health.values()]
-            if all(d.startswith("Shard topology mismatch") for d in details) or time.time() > deadline:
+            if len(details) == nodes and all(d.startswith("Shard topology mismatch") for d in details) \
+                    or time.time() > deadline:
                 break
             time.sleep(0.5)
-        assert len(details) == len(lab.container_ids("new")) - 1, health  # every node but the web app
+        assert len(details) == nodes, health
         assert all(d.startswith("Shard topology mismatch") for d in details), [d[:60] for d in details]
         assert api.request("POST", "/v1/messages", {"to": "4915100000001", "text": {"body": "x"}}).status_code == 500
     finally:

@@ -49,7 +49,12 @@ class Client:
         deadline = time.time() + timeout
         last = None
         while time.time() < deadline:
-            response = self.request("GET", "/v1/health")
+            try:
+                response = self.request("GET", "/v1/health")
+            except requests.ConnectionError as exc:  # a web app that restarts does not listen for a moment
+                last = repr(exc)
+                time.sleep(0.3)
+                continue
             last = response.json()
             if response.status_code == 200 and healthy(last["health"], want, shards):
                 return last["health"]

@@ -28,7 +28,7 @@ def start_mariadb(datadir, port, password):
     _check_free(port)
     os.makedirs(datadir, exist_ok=True)
     run(["mariadb-install-db", "--no-defaults", "--datadir=" + datadir, "--user=root",
-         "--auth-root-authentication-method=normal", "--skip-test-db"])
+         "--auth-root-authentication-method=normal", "--skip-test-db", "--tmpdir=" + _mariadb_tmpdir(datadir)])
     pid = run_mariadb(datadir, port)
     try:
         _set_mariadb_password(os.path.join(datadir, "mysqld.sock"), password)
@@ -45,7 +45,8 @@ def run_mariadb(datadir, port):
                  "--bind-address=127.0.0.1", "--socket=" + sock, "--user=root", "--skip-name-resolve",
                  "--pid-file=" + os.path.join(datadir, "mysqld.pid"), "--max-connections=500",
                  "--innodb-buffer-pool-size=512M", "--innodb-log-file-size=256M", "--max-allowed-packet=64M",
-                 "--character-set-server=utf8mb4", "--collation-server=utf8mb4_bin"],
+                 "--character-set-server=utf8mb4", "--collation-server=utf8mb4_bin",
+                 "--tmpdir=" + _mariadb_tmpdir(datadir)],
                 os.path.join(datadir, "..", "mariadbd.log"))
     try:
         wait_until(lambda: port_open(port) and alive(pid), 60, "mariadbd on port %d" % port)
@@ -53,6 +54,13 @@ def run_mariadb(datadir, port):
         stop_pid(pid)
         raise
     return pid
+
+
+def _mariadb_tmpdir(datadir):
+    """The server's own temporary directory: labs side by side never share temporary table files in /tmp."""
+    path = os.path.join(os.path.dirname(os.path.abspath(datadir)), "mariadb-tmp")
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
 
 
 def _set_mariadb_password(sock, password):

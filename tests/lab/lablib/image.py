@@ -126,9 +126,11 @@ def build(log=print):
     base = build_base(log)
     code_hash = _digest(base, source_hash())
     tags = {role: "%s:%s" % (repo, WA_VERSION) for role, repo in IMAGES.items()}
+    built = False
     for role, tag in tags.items():
         if _image_label(tag, "wabiz.lab.source") == code_hash:
             continue
+        built = True
         log("building %s" % tag)
         dockerfile = (
             "FROM %s\n"
@@ -139,6 +141,6 @@ def build(log=print):
             "CMD [\"python3\", \"-m\", \"wa_emulator\"]\n" % (base, role, WA_VERSION, code_hash))
         env = dict(os.environ, DOCKER_BUILDKIT="0")
         run(["docker", "build", "-q", "-t", tag, "-f", "-", EMULATOR_DIR], input=dockerfile, env=env)
-    # Earlier builds of the emulator, untagged by this one.
-    run(["docker", "image", "prune", "-f", "--filter", "label=wabiz.lab.source"])
+    if built:  # earlier builds of the emulator, untagged by this one (only then: the engine runs one prune at a time)
+        run(["docker", "image", "prune", "-f", "--filter", "label=wabiz.lab.source"])
     return tags

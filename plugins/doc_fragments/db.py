@@ -45,3 +45,14 @@ attributes:
     support: full
     platforms: posix
 '''
+
+    # db_dump and db_restore: the lock on the dump directory.
+    WORK_LOCK = r'''
+options:
+  lock_timeout:
+    description:
+      - Seconds to wait for an earlier run's dump or restore of the same directory (C(<directory>.lock)) to
+        finish. A controller that died leaves its modules running; a re-run waits for them, then starts over.
+    type: int
+    default: 900
+'''

@@ -76,12 +76,6 @@ options:
         description: Drop these databases on the target first when they exist (a resumed migration).
         type: bool
         default: false
-  lock_timeout:
-    description:
-      - Seconds to wait for an earlier run's dump or restore of the same directory (C(<directory>.lock)) to
-        finish. A controller that died leaves its modules running; a re-run waits for them, then starts over.
-    type: int
-    default: 900
 attributes:
   check_mode:
     support: full
@@ -92,6 +86,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - wabiz.migration.db
   - wabiz.migration.db.attributes
+  - wabiz.migration.db.work_lock
 '''
 
 EXAMPLES = r'''

@@ -89,6 +89,16 @@ def assert_old_untouched(lab, reference):
     assert {d: now[d] for d in manifest["databases"]} == {d: t["tables"] for d, t in manifest["databases"].items()}
 
 
+def resumed_to_success(lab, playbook, old_after_fault):
+    """Re-run the playbook after the fault: it completes, the new client has everything, the old databases are
+    as they were after the fault. Returns the messages lost."""
+    rc, output = run(lab, playbook)
+    assert rc == 0, output[-4000:]
+    lost = new_serves_with_everything(lab)
+    assert_old_untouched(lab, old_after_fault)
+    return lost
+
+
 def finish_failed(background):
     rc, output = background.finish()
     assert rc != 0, output[-4000:]
@@ -105,10 +115,7 @@ def test_old_database_dies_during_the_dump(fault_lab):
 
     lab.run("db", "start", "old")
     after_fault = checksums(lab, "old")
-    rc, output = run(lab, "option3.yml")
-    assert rc == 0, output[-4000:]
-    lost = new_serves_with_everything(lab)
-    assert_old_untouched(lab, after_fault)
+    lost = resumed_to_success(lab, "option3.yml", after_fault)
     record_fault(lab, "old database killed in the dump (option 3)", "re-run resumed to success", lost)
 
 
@@ -162,10 +169,7 @@ def test_disk_fills_during_the_dump(fault_lab, small_disk):
     after_fault = checksums(lab, "old")
 
     os.unlink(filler)
-    rc, output = run(lab, "option2.yml")
-    assert rc == 0, output[-4000:]
-    lost = new_serves_with_everything(lab)
-    assert_old_untouched(lab, after_fault)
+    lost = resumed_to_success(lab, "option2.yml", after_fault)
     record_fault(lab, "disk full in the dump (option 2)", "re-run after freeing space resumed to success", lost)
 
 
@@ -180,10 +184,8 @@ def test_new_web_app_dies_after_the_start(fault_lab):
     assert "failed" in output and "re-run this playbook" in output, output[-4000:]
     after_fault = checksums(lab, "old")
 
-    rc, output = run(lab, "option3.yml")  # starts the new client's containers again, then goes on
-    assert rc == 0, output[-4000:]
-    lost = new_serves_with_everything(lab)
-    assert_old_untouched(lab, after_fault)
+    # The re-run starts the new client's containers again, then goes on.
+    lost = resumed_to_success(lab, "option3.yml", after_fault)
     record_fault(lab, "new web app killed after its start (option 3)", "re-run restarted it, resumed to success", lost)
 
 

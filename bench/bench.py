@@ -11,7 +11,7 @@ import tempfile
 import time
 
 # bench/run puts tests/ on the path; labsupport adds the lab, the emulator and the collection.
-from labsupport import COLLECTIONS_PATH, ROOT, start_lab, stop_lab
+from labsupport import COLLECTIONS_PATH, ROOT, Traffic, start_lab, stop_lab
 
 from lablib import compose
 
@@ -147,16 +147,22 @@ def playbook_run(lab, playbook, *args):
 # the collection -------------------------------------------------------------------------------------
 def run_option(lab, option):
     reset(lab)
-    seconds, peak = playbook_run(lab, os.path.join(ROOT, "playbooks", "option%d.yml" % option))
+    # The old client keeps taking messages until it is stopped, as in production: the copy ahead then has
+    # something to catch up with in the downtime.
+    traffic = Traffic(lab).start()
+    try:
+        seconds, peak = playbook_run(lab, os.path.join(ROOT, "playbooks", "option%d.yml" % option))
+    finally:
+        live = len(traffic.stop())
     with open(os.path.join(lab.workdir, "runs", "old-setup__new-setup-report.json"), encoding="utf-8") as handle:
         report = json.load(handle)
     steps = {s["step"]: s["seconds"] for s in report["steps"]}
     copy = steps.get("copy_databases", 0.0)
-    result = {"downtime": report["downtime_seconds"], "copy": copy, "wall": round(seconds, 2),
+    result = {"downtime": report["downtime_seconds"], "copy": copy, "wall": round(seconds, 2), "live_messages": live,
               "peak_rss_mb": round(peak, 1), "steps": steps}
     result["overhead"] = round(result["downtime"] - copy, 2)
-    log("option %d: downtime %.1f s (copy and verify %.1f s), whole run %.1f s, peak RSS %.0f MB"
-        % (option, result["downtime"], copy, seconds, peak))
+    log("option %d: downtime %.1f s (copy and verify %.1f s), whole run %.1f s, peak RSS %.0f MB, %d messages "
+        "sent to the old client during the run" % (option, result["downtime"], copy, seconds, peak, live))
     return result
 
 

@@ -102,6 +102,43 @@ def free_port_base():
     raise AssertionError("no free port base")
 
 
+class Traffic:
+    """Messages sent to a client one after another until stop(), or until it stops answering (its containers
+    stopped): the live load that a copy ahead must carry over in full. ``accepted`` holds the message ids."""
+
+    def __init__(self, lab, name="old", pause=0.0):
+        self.api = lab.client(name)
+        self.pause = pause
+        self.accepted = []
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def _run(self):
+        import requests
+        count = 0
+        while not self._stopped.is_set():
+            count += 1
+            try:
+                reply = self.api.request("POST", "/v1/messages", {"to": "49151%08d" % (count % 10), "type": "text",
+                                                                   "text": {"body": "live message %d" % count}})
+            except requests.RequestException:
+                return  # the client stopped
+            if reply.status_code == 201:
+                self.accepted.append(reply.json()["messages"][0]["id"])
+            elif reply.status_code >= 500:
+                return
+            self._stopped.wait(self.pause)
+
+    def stop(self):
+        self._stopped.set()
+        self._thread.join(60)
+        return self.accepted
+
+
 def start_lab(engine, shards, messages=300):
     workdir = tempfile.mkdtemp(prefix="wabiz-test-", dir="/var/tmp")
     name = "t%s" % os.path.basename(workdir).rsplit("-", 1)[-1].lower()

@@ -54,8 +54,9 @@ class DbError(Exception):
 class Server(object):
     """One database server: list databases and tables, sizes, exact row counts, checksums."""
 
-    def __init__(self, engine, host, port, user, password, connect_timeout=10):
+    def __init__(self, engine, host, port, user, password, connect_timeout=10, session=()):
         self.engine = engine
+        self.session = session  # statements run on each new connection (settings of this session only)
         self.host = host
         self.port = port or DEFAULT_PORTS[engine]
         self.user = user
@@ -88,6 +89,9 @@ class Server(object):
                     conn = psycopg2.connect(host=self.host, port=self.port, user=self.user, password=self.password,
                                             dbname=dbname or 'postgres', connect_timeout=self.connect_timeout)
                     conn.autocommit = True
+                for statement in self.session:
+                    with conn.cursor() as cur:
+                        cur.execute(statement)
             except Exception as exc:
                 raise DbError('Cannot connect to the %s%s: %s' % (
                     self.describe(), ' database %s' % dbname if dbname else '', exc))
@@ -108,12 +112,32 @@ class Server(object):
     def execute(self, sql, params=None, dbname=None):
         self._run(sql, params, dbname, fetch=False)
 
-    def _run(self, sql, params, dbname, fetch):
+    def executemany(self, sql, rows, dbname=None):
+        self._run(sql, rows, dbname, fetch=False, many=True)
+
+    def mogrify(self, sql, params, dbname=None):
+        """PostgreSQL: the statement with its parameters bound, as the server would get it."""
+        return self._cursor_call(dbname, lambda cur: cur.mogrify(sql, params).decode('utf-8'))
+
+    def copy_out(self, sql, handle, dbname=None):
+        """PostgreSQL: COPY ... TO STDOUT into a file object."""
+        self._cursor_call(dbname, lambda cur: cur.copy_expert(sql, handle))
+
+    def copy_in(self, sql, handle, dbname=None):
+        """PostgreSQL: COPY ... FROM STDIN out of a file object."""
+        self._cursor_call(dbname, lambda cur: cur.copy_expert(sql, handle))
+
+    def _run(self, sql, params, dbname, fetch, many=False):
+        def call(cur):
+            (cur.executemany if many else cur.execute)(sql, params)
+            return cur.fetchall() if fetch else None
+        return self._cursor_call(dbname, call)
+
+    def _cursor_call(self, dbname, call):
         conn = self.connection(dbname)
         try:
             with conn.cursor() as cur:
-                cur.execute(sql, params)
-                return cur.fetchall() if fetch else None
+                return call(cur)
         except self.driver_errors() as exc:
             # A server that dies mid-query: say which one, and forget the broken connection.
             self._conns.pop(dbname, None)
@@ -229,17 +253,19 @@ class Server(object):
     def label(self, schema, table):
         return table if self.engine == 'mysql' or schema == 'public' else '%s.%s' % (schema, table)
 
+    def table_inventory(self, dbname, schema, table, row_counts=True, checksums=False):
+        entry = {}
+        if checksums:
+            entry['checksum'], counted = self.checksum(dbname, schema, table)
+            if row_counts and counted is not None:
+                entry['rows'] = counted  # one scan of the table instead of two
+        if row_counts and 'rows' not in entry:
+            entry['rows'] = self.row_count(dbname, schema, table)
+        return entry
+
     def inventory(self, dbname, row_counts=True, checksums=False):
-        tables = {}
-        for schema, table in self.tables(dbname):
-            entry = {}
-            if checksums:
-                entry['checksum'], counted = self.checksum(dbname, schema, table)
-                if row_counts and counted is not None:
-                    entry['rows'] = counted  # one scan of the table instead of two
-            if row_counts and 'rows' not in entry:
-                entry['rows'] = self.row_count(dbname, schema, table)
-            tables[self.label(schema, table)] = entry
+        tables = dict((self.label(schema, table), self.table_inventory(dbname, schema, table, row_counts, checksums))
+                      for schema, table in self.tables(dbname))
         return {'size_bytes': self.size(dbname), 'tables': tables}
 
 

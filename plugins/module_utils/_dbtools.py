@@ -270,6 +270,21 @@ def files_of(path):
     return out
 
 
+DEST_MARKER = '.wabiz-dump'
+
+
+def prepare_dest(dest):
+    """An empty private directory for a dump; an earlier dump of this collection there is replaced (a re-run)."""
+    if os.path.isdir(dest) and os.listdir(dest):
+        if not os.path.exists(os.path.join(dest, DEST_MARKER)):
+            raise ToolError('%s is not empty and holds no dump of this collection: choose an empty directory' % dest)
+        shutil.rmtree(dest)
+    if not os.path.isdir(dest):
+        os.makedirs(dest, 0o700)
+    os.chmod(dest, 0o700)
+    os.close(os.open(os.path.join(dest, DEST_MARKER), os.O_WRONLY | os.O_CREAT, 0o600))
+
+
 def write_manifest(directory, manifest):
     path = os.path.join(directory, MANIFEST)
     with open(os.open(path + '.tmp', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'w') as handle:
@@ -280,8 +295,8 @@ def write_manifest(directory, manifest):
     return path
 
 
-def read_manifest(directory):
-    path = os.path.join(directory, MANIFEST)
+def read_manifest(directory, name=MANIFEST):
+    path = os.path.join(directory, name)
     try:
         with open(path) as handle:
             return json.load(handle)
@@ -289,8 +304,9 @@ def read_manifest(directory):
         raise ToolError('%s is not a readable dump manifest: %s' % (path, exc))
 
 
-def compare(expected, found):
-    """Differences between the manifest's databases and a fresh inventory of the target, as sentences."""
+def compare(expected, found, sides=('on the source', 'after the restore')):
+    """Differences between the manifest's databases and a fresh inventory of the target, as sentences that
+    name the two ``sides``."""
     problems = []
     for dbname, want in sorted(expected.items()):
         have = found.get(dbname)
@@ -306,8 +322,9 @@ def compare(expected, found):
         for table in sorted(set(want['tables']) & set(have['tables'])):
             for key in ('rows', 'checksum'):
                 if key in want['tables'][table] and want['tables'][table][key] != have['tables'][table].get(key):
-                    problems.append('%s.%s: %s %s on the source, %s after the restore' % (
-                        dbname, table, key, want['tables'][table][key], have['tables'][table].get(key)))
+                    problems.append('%s.%s: %s %s %s, %s %s' % (
+                        dbname, table, key, want['tables'][table][key], sides[0], have['tables'][table].get(key),
+                        sides[1]))
     return problems
 
 

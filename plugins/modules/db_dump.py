@@ -52,6 +52,20 @@ options:
     description: Put table checksums into the manifest (row counts are always there).
     type: bool
     default: true
+  live:
+    description:
+      - The source still changes (its client serves): take no inventory and verify nothing. The manifest says
+        so, and M(wabiz.migration.db_restore) refuses such a dump; with O(restore_to) this is a copy ahead,
+        which M(wabiz.migration.db_sync) brings up to date and verifies once the source is still. A PostgreSQL
+        target is vacuumed and analyzed afterwards, so that the reads in the downtime write nothing.
+    type: bool
+    default: false
+  expect:
+    description:
+      - A manifest of M(wabiz.migration.db_sync) or of this module: the dump's inventory of the source must
+        equal its databases (tables, row counts, checksums), proving the dump holds the state that was copied.
+        Needs O(checksums=true).
+    type: path
   restore_to:
     description: Restore into this server while dumping, then verify. It must not be the source server.
     type: dict
@@ -136,7 +150,6 @@ restored:
 '''
 
 import os
-import shutil
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -145,22 +158,7 @@ from ansible_collections.wabiz.migration.plugins.module_utils._db import (
     DbError, Server, db_argument_spec, inventory_of)
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import (
     Credentials, Endpoint, ToolError, Transfer, WorkLock, choose_tools, client_major, compare, files_of,
-    parallel, write_manifest)
-
-MARKER = '.wabiz-dump'
-
-
-def prepare_dest(module, dest):
-    if os.path.isdir(dest) and os.listdir(dest):
-        if not os.path.exists(os.path.join(dest, MARKER)):
-            module.fail_json(msg='dest %s is not empty and holds no dump of this module: choose an empty directory'
-                                 % dest)
-        shutil.rmtree(dest)
-    if not os.path.isdir(dest):
-        os.makedirs(dest, 0o700)
-    os.chmod(dest, 0o700)
-    os.close(os.open(os.path.join(dest, MARKER), os.O_WRONLY | os.O_CREAT, 0o600))
-
+    parallel, prepare_dest, read_manifest, write_manifest)
 
 def main():
     spec = db_argument_spec()
@@ -168,6 +166,7 @@ def main():
         databases=dict(type='list', elements='str', required=True), dest=dict(type='path', required=True),
         method=dict(type='str', default='auto', choices=['auto', 'mydumper', 'mysqldump', 'pg_dump']),
         jobs=dict(type='int', default=2), checksums=dict(type='bool', default=True),
+        live=dict(type='bool', default=False), expect=dict(type='path'),
         lock_timeout=dict(type='int', default=900),
         restore_to=dict(type='dict', options=dict(
             login_host=dict(type='str', default='127.0.0.1'), login_port=dict(type='int', required=True),
@@ -175,6 +174,8 @@ def main():
             replace=dict(type='bool', default=False))))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     params = module.params
+    if params['expect'] and (params['live'] or not params['checksums']):
+        module.fail_json(msg='expect compares the source with a record: it needs checksums=true and live=false')
     source = Server.from_module(module)
     target = None
     work_lock = WorkLock(params['dest'].rstrip('/') + '.lock', params['lock_timeout'])
@@ -207,7 +208,7 @@ def main():
             # Again, now that no earlier run's orphaned restore can be adding databases.
             for dbname in sorted(set(databases) & set(target.databases())):
                 target.drop_database(dbname)
-        prepare_dest(module, params['dest'])
+        prepare_dest(params['dest'])
         with Credentials() as credentials:
             transfer = Transfer(module, tools, credentials,
                                 source=Endpoint(params['engine'], source.host, source.port, source.user,
@@ -216,14 +217,15 @@ def main():
                                                             target.user, target.password),
                                 jobs=params['jobs'])
             started = time.time()
-            # The source is static (its client is stopped): take its inventory while the dump reads it too.
-            outcome = parallel(2, {
-                'inventory': lambda: inventory_of(source, databases, params['checksums']),
-                'transfer': lambda: (transfer.copy if restore else transfer.dump)(params['dest'], databases),
-            })
+            # A still source (its client stopped): take its inventory while the dump reads it too.
+            tasks = {'transfer': lambda: (transfer.copy if restore else transfer.dump)(params['dest'], databases)}
+            if not params['live']:
+                tasks['inventory'] = lambda: inventory_of(source, databases, params['checksums'])
+            outcome = parallel(2, tasks)
             transfer_seconds = time.time() - started
-        inventory = outcome['inventory']
-        manifest = dict(plan, engine=params['engine'], created=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
+        inventory = outcome.get('inventory', dict((d, {}) for d in databases))
+        manifest = dict(plan, engine=params['engine'], kind='live' if params['live'] else 'dump',
+                        created=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
                         source=dict(host=source.host, port=source.port, version=server_version,
                                     identity=source.identity()),
                         databases=inventory,
@@ -231,7 +233,20 @@ def main():
                         dict((k, v) for d in databases for k, v in files_of(transfer.dump_path(params['dest'], d)).items()))
         path = write_manifest(params['dest'], manifest)
         seconds = dict(transfer=round(transfer_seconds, 2))
-        if restore:
+        if restore and params['live'] and params['engine'] == 'pgsql':
+            # Still ahead of the downtime: the first read of freshly loaded rows writes their hint bits, and
+            # the sync's reads in the downtime would pay for it; the new client gets planner statistics too.
+            started = time.time()
+            for dbname in databases:
+                target.execute('VACUUM (ANALYZE)', dbname=dbname)
+            seconds['vacuum'] = round(time.time() - started, 2)
+        if params['expect']:
+            expected = read_manifest(os.path.dirname(params['expect']), os.path.basename(params['expect']))
+            problems = compare(expected['databases'], inventory, ('when copied', 'now'))
+            if problems:
+                module.fail_json(msg='The source %s is not what %s recorded: %s' % (
+                    source.describe(), params['expect'], '; '.join(problems)), manifest_path=path, problems=problems)
+        if restore and not params['live']:
             started = time.time()
             problems = compare(inventory, inventory_of(target, databases, params['checksums']))
             seconds['verify'] = round(time.time() - started, 2)

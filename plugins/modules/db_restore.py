@@ -105,6 +105,11 @@ def main():
         if not module.check_mode:
             work_lock.acquire()  # an earlier run's orphaned dump or restore of this directory finishes first
         manifest = read_manifest(params['src'])
+        if manifest.get('kind', 'dump') != 'dump':
+            raise ToolError('%s holds no verified dump but a %s record: %s' % (params['src'], manifest['kind'], {
+                'live': 'a copy taken while the source still changed, never verified',
+                'sync': "db_sync's inventory of a source, with only the databases it copied whole"}.get(
+                    manifest['kind'], 'unknown kind')))
         databases = sorted(manifest['databases'])
         if manifest['engine'] != params['engine']:
             raise ToolError('the dump is of a %s server, the target is %s: engines must match'

@@ -367,13 +367,14 @@ def leaks_in_work_dirs(lab_instance):
     """Scan what the migration leaves on disk: journal, report, locks, logs, manifests, settings backups.
 
     The dump's data files are left out on purpose: they are the old databases themselves (the waweb table of
-    tokens among them), kept 0600 in a 0700 directory as the backup the operator asked for.
+    tokens among them), kept 0600 in a 0700 directory as the backup the operator asked for; so are those of
+    the databases the sync copied whole.
     """
     found = []
     for top in [os.path.join(lab_instance.workdir, "runs")] + [
             os.path.join(lab_instance.workdir, side, "backups") for side in ("old", "new")]:
         for directory, _subdirs, files in os.walk(top):
-            if os.path.basename(directory) == "dump" or "/dump/" in directory + "/":
+            if any(os.path.basename(directory) == d or "/%s/" % d in directory + "/" for d in ("dump", "sync")):
                 files = [f for f in files if f in ("manifest.json", ".wabiz-dump")]
             for name in files:
                 with open(os.path.join(directory, name), encoding="utf-8", errors="replace") as handle:

@@ -54,7 +54,7 @@ options:
     default: true
   live:
     description:
-      - The source still changes (its client serves): take no inventory and verify nothing. The manifest says
+      - The source still changes (its client serves), so take no inventory and verify nothing. The manifest says
         so, and M(wabiz.migration.db_restore) refuses such a dump; with O(restore_to) this is a copy ahead,
         which M(wabiz.migration.db_sync) brings up to date and verifies once the source is still. A PostgreSQL
         target is vacuumed and analyzed afterwards, so that the reads in the downtime write nothing.
@@ -62,7 +62,7 @@ options:
     default: false
   expect:
     description:
-      - A manifest of M(wabiz.migration.db_sync) or of this module: the dump's inventory of the source must
+      - A manifest of M(wabiz.migration.db_sync) or of this module. The dump's inventory of the source must
         equal its databases (tables, row counts, checksums), proving the dump holds the state that was copied.
         Needs O(checksums=true).
     type: path

@@ -7,14 +7,18 @@ reads them). The outcome of each case goes into the matrix printed at the end of
 
 import json
 import os
+import signal
 import subprocess
 import threading
+import time
 
 import pytest
 
 from labsupport import (BackgroundPlaybook, ProcessWatch, ROOT, ansible_playbook, checksums, databases, journal_of,
                         leaks, messages, record_fault, rows, stale_credentials, start_lab, step_state, stop_lab)
 
+# The run that copies everything in the downtime, as without a copy ahead (and with wabiz_transfer=file).
+NO_COPY_AHEAD = ("-e", "wabiz_copy_ahead=false")
 # Both engines; the topologies differ so that single instance and multiconnect are both covered.
 ON_BOTH_ENGINES = pytest.mark.parametrize("fault_lab", [("mysql", 2), ("pgsql", 0)], indirect=True,
                                           ids=["mysql-2shards", "pgsql-single"])
@@ -79,9 +83,10 @@ def dump_started(lab):
 
 
 def assert_old_untouched(lab, reference):
-    """The old databases equal the reference, and the dump's manifest recorded that same content."""
+    """The old databases equal the reference (None: the old client served on after the fault, until the re-run
+    stopped it), and the dump's manifest recorded that same content."""
     now = checksums(lab, "old")
-    assert now == reference
+    assert reference is None or now == reference
     manifest_path = next(os.path.join(d, "manifest.json") for d in dump_dirs(lab)
                          if os.path.exists(os.path.join(d, "manifest.json")))
     with open(manifest_path, encoding="utf-8") as handle:
@@ -89,10 +94,10 @@ def assert_old_untouched(lab, reference):
     assert {d: now[d] for d in manifest["databases"]} == {d: t["tables"] for d, t in manifest["databases"].items()}
 
 
-def resumed_to_success(lab, playbook, old_after_fault):
+def resumed_to_success(lab, playbook, old_after_fault, *extra):
     """Re-run the playbook after the fault: it completes, the new client has everything, the old databases are
     as they were after the fault. Returns the messages lost."""
-    rc, output = run(lab, playbook)
+    rc, output = run(lab, playbook, *extra)
     assert rc == 0, output[-4000:]
     lost = new_serves_with_everything(lab)
     assert_old_untouched(lab, old_after_fault)
@@ -108,21 +113,23 @@ def finish_failed(background):
 @ON_BOTH_ENGINES
 def test_old_database_dies_during_the_dump(fault_lab):
     lab = fault_lab
-    background = BackgroundPlaybook(lab, "option3.yml")
+    # The whole copy in the downtime (no copy ahead): the old client is stopped when its server dies.
+    background = BackgroundPlaybook(lab, "option3.yml", *NO_COPY_AHEAD)
     background.wait_until(lambda: dump_started(lab), "the dump's first bytes")
     lab.run("db", "kill", "old")
     failed_with_the_way_on(finish_failed(background), "copy_databases")
 
     lab.run("db", "start", "old")
     after_fault = checksums(lab, "old")
-    lost = resumed_to_success(lab, "option3.yml", after_fault)
-    record_fault(lab, "old database killed in the dump (option 3)", "re-run resumed to success", lost)
+    lost = resumed_to_success(lab, "option3.yml", after_fault, *NO_COPY_AHEAD)
+    record_fault(lab, "old database killed in the dump in the downtime (option 3)", "re-run resumed to success",
+                 lost)
 
 
 @ON_BOTH_ENGINES
 def test_new_database_dies_during_the_restore(fault_lab):
     lab = fault_lab
-    background = BackgroundPlaybook(lab, "option2.yml")
+    background = BackgroundPlaybook(lab, "option2.yml", *NO_COPY_AHEAD)
     background.wait_until(lambda: step_state(lab, "copy_databases") and databases(lab, "new"),
                           "the first restored database")
     lab.run("db", "kill", "new")
@@ -139,7 +146,46 @@ def test_new_database_dies_during_the_restore(fault_lab):
     lost += new_serves_with_everything(lab)
     assert [f for f in os.listdir(os.path.join(lab.workdir, "runs")) if ".rolled-back-" in f]
     assert set(after_fault) == set(checksums(lab, "old"))
-    record_fault(lab, "new database killed in the restore (option 2)", "rollback served; then migrated afresh", lost)
+    record_fault(lab, "new database killed in the restore in the downtime (option 2)",
+                 "rollback served; then migrated afresh", lost)
+
+
+@ON_BOTH_ENGINES
+def test_new_database_dies_during_the_copy_ahead(fault_lab):
+    lab = fault_lab
+    background = BackgroundPlaybook(lab, "option3.yml")
+    background.wait_until(lambda: step_state(lab, "copy_ahead") and databases(lab, "new"),
+                          "the first database copied ahead")
+    lab.run("db", "kill", "new")
+    output = finish_failed(background)
+    failed_with_the_way_on(output, "copy_ahead")
+    assert "The old client still serves" in output, output[-4000:]
+    assert "stop_old" not in journal_of(lab)["steps"]
+    lost = old_serves_with_everything(lab)
+
+    lab.run("db", "start", "new")
+    lost += resumed_to_success(lab, "option3.yml", None)
+    record_fault(lab, "new database killed in the copy ahead (option 3)",
+                 "refused before downtime; re-run resumed to success", lost)
+
+
+@ON_BOTH_ENGINES
+def test_new_database_dies_during_the_sync(fault_lab):
+    lab = fault_lab
+    background = BackgroundPlaybook(lab, "option2.yml")
+    background.wait_until(lambda: step_state(lab, "stop_old") == "done", "the old client's stop")
+    # Frozen first, so that the sync is sure to be waiting on it when it dies.
+    os.kill(lab.setup("new")["db_pid"], signal.SIGSTOP)
+    background.wait_until(lambda: step_state(lab, "copy_databases") == "begun", "the sync")
+    time.sleep(1)
+    lab.run("db", "kill", "new")
+    failed_with_the_way_on(finish_failed(background), "copy_databases")
+    after_fault = checksums(lab, "old")
+
+    lab.run("db", "start", "new")
+    lost = resumed_to_success(lab, "option2.yml", after_fault)
+    record_fault(lab, "new database killed in the sync in the downtime (option 2)", "re-run resumed to success",
+                 lost)
 
 
 @pytest.fixture
@@ -155,22 +201,23 @@ def small_disk(fault_lab):
 
 
 @ON_BOTH_ENGINES
-def test_disk_fills_during_the_dump(fault_lab, small_disk):
+def test_disk_fills_during_the_copy_ahead(fault_lab, small_disk):
     lab = fault_lab
     background = BackgroundPlaybook(lab, "option2.yml")
-    background.wait_until(lambda: step_state(lab, "copy_databases"), "the copy step")
+    background.wait_until(lambda: step_state(lab, "copy_ahead"), "the copy ahead")
     filler = os.path.join(small_disk, "filler")
     with open(filler, "wb") as handle:  # another writer takes all but 64 KiB
         stats = os.statvfs(small_disk)
         os.posix_fallocate(handle.fileno(), 0, stats.f_bavail * stats.f_frsize - 65536)
     output = finish_failed(background)
-    failed_with_the_way_on(output, "copy_databases")
-    assert "No space left on device" in output, output[-4000:]
-    after_fault = checksums(lab, "old")
+    failed_with_the_way_on(output, "copy_ahead")
+    assert "No space left on device" in output and "The old client still serves" in output, output[-4000:]
+    assert "stop_old" not in journal_of(lab)["steps"]
 
     os.unlink(filler)
-    lost = resumed_to_success(lab, "option2.yml", after_fault)
-    record_fault(lab, "disk full in the dump (option 2)", "re-run after freeing space resumed to success", lost)
+    lost = resumed_to_success(lab, "option2.yml", None)
+    record_fault(lab, "disk full in the copy ahead (option 2)", "refused before downtime; space freed, re-run "
+                 "resumed to success", lost)
 
 
 @ON_BOTH_ENGINES

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from labsupport import (ROOT, TOPOLOGIES, BackgroundPlaybook, ansible_playbook, checksums, databases,
+from labsupport import (ROOT, TOPOLOGIES, BackgroundPlaybook, Traffic, ansible_playbook, checksums, databases,
                         journal_of, leaks, leaks_in_work_dirs, loose_files, rows, stale_credentials, start_lab,
                         stop_lab)
 
@@ -77,7 +77,12 @@ def test_option(fresh_lab, option):
     """Each option on each topology; on the multiconnect ones the controller is killed after every step."""
     lab = fresh_lab
     prefix = lab.setup("old")["db_prefix"]
-    report, inventory, playbook = run_option(lab, option, kill_at_boundaries=bool(lab.setup("old")["shards"]))
+    # Options 2 and 3 copy ahead while the old client serves: it keeps taking messages until it stops.
+    traffic = Traffic(lab, pause=0.05).start() if option in (2, 3) else None
+    try:
+        report, inventory, playbook = run_option(lab, option, kill_at_boundaries=bool(lab.setup("old")["shards"]))
+    finally:
+        accepted = traffic.stop() if traffic else []
     old_after = checksums(lab, "old")
 
     # Downtime report: from the old client's stop to the test message on the new client.
@@ -111,6 +116,9 @@ def test_option(fresh_lab, option):
                 before, after = ({row[:6] for row in side} for side in (before, after))
             assert before <= after, (dbname, table)
             assert len(after - before) <= added_by_test_message, (dbname, table)
+        # Every message the old client accepted while the copy ahead ran is on the new one.
+        assert accepted, "no message reached the old client during the run"
+        assert set(accepted) <= {row[0] for d in messages_dbs for row in rows(lab, "new", d, "messages")}
         if option == 2:
             assert prefix + "waweb" in new_dbs  # made fresh by the new web app, not copied
             assert status_with_token(lab, "new", lab.state["api_user_token"]) == 401

@@ -123,8 +123,8 @@ class Traffic:
         while not self._stopped.is_set():
             count += 1
             try:
-                reply = self.api.request("POST", "/v1/messages", {"to": "49151%08d" % (count % 10), "type": "text",
-                                                                   "text": {"body": "live message %d" % count}})
+                body = {"to": "49151%08d" % (count % 10), "type": "text", "text": {"body": "live message %d" % count}}
+                reply = self.api.request("POST", "/v1/messages", body)
             except requests.RequestException:
                 return  # the client stopped
             if reply.status_code == 201:

@@ -160,6 +160,7 @@ from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import (
     Credentials, Endpoint, ToolError, Transfer, WorkLock, choose_tools, client_major, compare, files_of,
     parallel, prepare_dest, read_manifest, write_manifest)
 
+
 def main():
     spec = db_argument_spec()
     spec.update(

@@ -115,8 +115,15 @@ FLOOR_SCRIPTS = {
 }
 
 
-def measure_floor(lab, databases, work):
-    """Each plain pipeline of the lab's engine on the databases option 3 moves; the fastest is the floor."""
+def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
+
+
+def measure_floor(lab, databases, work, repeat=1):
+    """Each plain pipeline of the lab's engine on the databases option 3 moves, ``repeat`` times; the fastest
+    pipeline by its median is the floor."""
     engine = lab.setup("old")["engine"]
     files = credentials_files(lab, work)
     env = dict(os.environ, OLD_PORT=str(lab.setup("old")["db_port"]), NEW_PORT=str(lab.setup("new")["db_port"]),
@@ -127,11 +134,15 @@ def measure_floor(lab, databases, work):
     for method, (method_engine, script) in FLOOR_SCRIPTS.items():
         if method_engine != engine:
             continue
-        drop_client_databases(lab, "new")
-        shutil.rmtree(os.path.join(work, "mydumper"), ignore_errors=True)
-        seconds, peak = timed(["bash", "-euo", "pipefail", "-c", script, "floor"] + sorted(databases), env=env)
-        results[method] = {"seconds": round(seconds, 2), "peak_rss_mb": round(peak, 1)}
-        log("floor %s: %.1f s" % (method, seconds))
+        samples, peak = [], 0.0
+        for dummy in range(repeat):
+            drop_client_databases(lab, "new")
+            shutil.rmtree(os.path.join(work, "mydumper"), ignore_errors=True)
+            seconds, run_peak = timed(["bash", "-euo", "pipefail", "-c", script, "floor"] + sorted(databases), env=env)
+            samples.append(round(seconds, 2))
+            peak = max(peak, run_peak)
+        results[method] = {"seconds": median(samples), "samples": samples, "peak_rss_mb": round(peak, 1)}
+        log("floor %s: %.1f s (median of %s)" % (method, median(samples), samples))
     shutil.rmtree(os.path.join(work, "mydumper"), ignore_errors=True)
     drop_client_databases(lab, "new")
     return results
@@ -188,7 +199,13 @@ def run_peer(lab, databases, work):
     return {"downtime": downtime, "wall": round(seconds, 2), "peak_rss_mb": round(peak, 1)}
 
 
-def bench_engine(engine, size_mb, shards, options):
+def median_run(runs):
+    """The run with the median downtime (an odd number of runs), with every run's downtime beside it."""
+    chosen = sorted(runs, key=lambda r: r["downtime"])[(len(runs) - 1) // 2]
+    return dict(chosen, samples=[r["downtime"] for r in runs])
+
+
+def bench_engine(engine, size_mb, shards, options, repeat=1):
     log("%s: lab with %d shard(s), seeding about %d MB of messages" % (engine, shards, size_mb))
     lab = start_lab(engine, shards, messages=0)
     work = tempfile.mkdtemp(prefix="wabiz-bench-", dir="/var/tmp")
@@ -201,11 +218,11 @@ def bench_engine(engine, size_mb, shards, options):
             "%s %.0f MB" % (d, s / 1e6) for d, s in sorted(databases.items()))))
         result = {"engine": engine, "shards": shards, "data_mb": round(sum(databases.values()) / 1e6, 1),
                   "messages_mb": round(sum(s for d, s in databases.items() if "messages" in d) / 1e6, 1),
-                  "floor": measure_floor(lab, databases, work)}
+                  "floor": measure_floor(lab, databases, work, repeat), "repeat": repeat}
         result["floor_seconds"] = min(m["seconds"] for m in result["floor"].values())
         for option in options:
-            result["option%d" % option] = run_option(lab, option)
-        result["peer"] = run_peer(lab, databases, work)
+            result["option%d" % option] = median_run([run_option(lab, option) for dummy in range(repeat)])
+        result["peer"] = median_run([run_peer(lab, databases, work) for dummy in range(repeat)])
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -236,11 +253,15 @@ def main(argv=None):
     parser.add_argument("--size-mb", type=int, default=1024, help="message data to seed (default 1 GB)")
     parser.add_argument("--shards", type=int, default=2, help="0 = single instance")
     parser.add_argument("--options", default="2,3", help="collection options to run, e.g. 2,3 or 1,2,3")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of the floor, each option and the peer; the table shows medians (default 3)")
     parser.add_argument("--json", default=os.path.join(ROOT, "bench", "results.json"), help="where to write results")
     args = parser.parse_args(argv)
     options = [int(o) for o in args.options.split(",")]
     engines = ("mysql", "pgsql") if args.engine == "both" else (args.engine,)
-    results = [bench_engine(engine, args.size_mb, args.shards, options) for engine in engines]
+    if args.repeat < 1 or args.repeat % 2 == 0:
+        parser.error("--repeat must be an odd number (the median of its runs is reported)")
+    results = [bench_engine(engine, args.size_mb, args.shards, options, args.repeat) for engine in engines]
     with open(args.json, "w", encoding="utf-8") as handle:
         json.dump({"size_mb": args.size_mb, "shards": args.shards, "cpus": os.cpu_count(),
                    "ru_maxrss_note": "peak RSS of the biggest single process a run started", "results": results},

@@ -32,8 +32,9 @@ BATCH = 500
 PG_EXCLUDED_SCHEMAS = "('pg_catalog', 'information_schema', 'pg_toast')"
 # Settings of the sync's own PostgreSQL sessions. The planner takes every row for a group of its own (it cannot
 # know that the buckets are 4096) and would sort whole rows before grouping; a hash aggregate reads the table
-# once, in the time of a plain sum. JIT compilation costs more than it saves on a few scans.
-PG_SESSION = ('SET enable_sort = off', 'SET jit = off')
+# once, in the time of a plain sum. JIT compilation costs more than it saves on a few scans. The sync reads
+# both servers and two databases at once already: parallel workers on top only contend for the same cores.
+PG_SESSION = ('SET enable_sort = off', 'SET jit = off', 'SET max_parallel_workers_per_gather = 0')
 
 MYSQL_SHAPE = {
     'columns': ("SELECT c.table_name, c.column_name, c.ordinal_position, c.column_type, c.is_nullable, "
@@ -169,11 +170,13 @@ def expressions(server, table, pg_text=False):
     keys = [server.quote(c) for c in table.primary_key]
     if server.engine == 'mysql':
         row_hash = _mysql_row_hash(server, table.columns)
-        bucket = 'MOD(%s, %d)' % ('CRC32(CONCAT_WS(0x1f, %s))' % ', '.join(keys) if keys else row_hash, BUCKETS)
+        by_key = 'CRC32(%s)' % keys[0] if len(keys) == 1 else 'CRC32(CONCAT_WS(0x1f, %s))' % ', '.join(keys)
+        bucket = 'MOD(%s, %d)' % (by_key if keys else row_hash, BUCKETS)
         return bucket, row_hash, name
     row_hash = 'hashtextextended(t::text, 2)' if pg_text else 'hash_record_extended(t, 2)'
-    bucket = '(%s & %d)' % ('hashtext(ROW(%s)::text)' % ', '.join('t.%s' % k for k in keys) if keys else row_hash,
-                            BUCKETS - 1)
+    by_key = 'hashtext(t.%s::text)' % keys[0] if len(keys) == 1 else \
+        'hashtext(ROW(%s)::text)' % ', '.join('t.%s' % k for k in keys)
+    bucket = '(%s & %d)' % (by_key if keys else row_hash, BUCKETS - 1)
     return bucket, row_hash, '%s t' % name
 
 

@@ -194,6 +194,8 @@ SETTINGS_CASES = {
     "token-validity-beyond-7-days": (3, ["-e", "wabiz_token_min_validity=864000"],
                                      "wabiz_token_min_validity must be between 0 and 604800"),
     "db-jobs-zero": (2, ["-e", "wabiz_db_jobs=0"], "wabiz_db_jobs must be 1 or more"),
+    "copy-ahead-with-file-transfer": (2, ["-e", "wabiz_copy_ahead=true", "-e", "wabiz_transfer=file"],
+                                      "wabiz_copy_ahead needs wabiz_transfer=stream"),
 }
 
 
@@ -271,10 +273,10 @@ def test_dump_directory_too_small(ready):
 
 
 def test_modules_refuse_bad_input(ready):
-    """17 bad inputs to the modules (types, choices, empty values, PINs, URLs, files), at -vvv: no secret shown."""
+    """19 bad inputs to the modules (types, choices, empty values, PINs, URLs, files), at -vvv: no secret shown."""
     engine_independent(ready)
     playbook = os.path.join(ROOT, "tests", "integration", "playbooks", "bad_input.yml")
     rc, output = ansible_playbook(playbook, os.path.join(ready.workdir, "inventory.yml"), "-vvv")
     assert rc == 0, output[-5000:]
-    assert output.count("(item=") >= 17
+    assert output.count("(item=") >= 19
     assert leaks(ready, output) == [], "secrets or API tokens in the -vvv output"

@@ -42,13 +42,15 @@ def test_key_conditions_for_single_and_composite_keys():
 def test_buckets_by_key_and_rows_hashed_with_their_null_pattern():
     mysql = Server("mysql", "127.0.0.1", 3306, "root", "x")
     bucket, row_hash, source = expressions(mysql, table())
-    assert bucket == "MOD(CRC32(CONCAT_WS(0x1f, `id`)), %d)" % BUCKETS and source == "`messages`"
+    assert bucket == "MOD(CRC32(`id`), %d)" % BUCKETS and source == "`messages`"
+    assert expressions(mysql, table(("a", "b")))[0] == "MOD(CRC32(CONCAT_WS(0x1f, `a`, `b`)), %d)" % BUCKETS
     assert "ISNULL(`body`)" in row_hash
     no_key_bucket = expressions(mysql, table(primary_key=()))[0]
     assert no_key_bucket == "MOD(%s, %d)" % (row_hash, BUCKETS)  # no key: by the row itself
 
     pgsql = Server("pgsql", "127.0.0.1", 5432, "root", "x")
     bucket, row_hash, source = expressions(pgsql, table())
-    assert bucket == '(hashtext(ROW(t."id")::text) & %d)' % (BUCKETS - 1)
+    assert bucket == '(hashtext(t."id"::text) & %d)' % (BUCKETS - 1)
+    assert expressions(pgsql, table(("a", "b")))[0] == '(hashtext(ROW(t."a", t."b")::text) & %d)' % (BUCKETS - 1)
     assert row_hash == "hash_record_extended(t, 2)" and source == '"public"."messages" t'
     assert expressions(pgsql, table(), pg_text=True)[1] == "hashtextextended(t::text, 2)"

@@ -47,6 +47,13 @@ def db_argument_spec():
     )
 
 
+def target_options():
+    """Suboptions of a second server a module writes into (db_dump's restore_to, db_sync's target)."""
+    return dict(login_host=dict(type='str', default='127.0.0.1'), login_port=dict(type='int', required=True),
+                login_user=dict(type='str', default='root'),
+                login_password=dict(type='str', required=True, no_log=True))
+
+
 class DbError(Exception):
     pass
 

@@ -155,7 +155,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.wabiz.migration.plugins.module_utils._db import (
-    DbError, Server, db_argument_spec, inventory_of)
+    DbError, Server, db_argument_spec, inventory_of, target_options)
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import (
     Credentials, Endpoint, ToolError, Transfer, WorkLock, choose_tools, client_major, compare, files_of,
     parallel, prepare_dest, read_manifest, write_manifest)
@@ -169,10 +169,7 @@ def main():
         jobs=dict(type='int', default=2), checksums=dict(type='bool', default=True),
         live=dict(type='bool', default=False), expect=dict(type='path'),
         lock_timeout=dict(type='int', default=900),
-        restore_to=dict(type='dict', options=dict(
-            login_host=dict(type='str', default='127.0.0.1'), login_port=dict(type='int', required=True),
-            login_user=dict(type='str', default='root'), login_password=dict(type='str', required=True, no_log=True),
-            replace=dict(type='bool', default=False))))
+        restore_to=dict(type='dict', options=dict(target_options(), replace=dict(type='bool', default=False))))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     params = module.params
     if params['expect'] and (params['live'] or not params['checksums']):

@@ -144,7 +144,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.wabiz.migration.plugins.module_utils._db import (
-    DbError, Server, db_argument_spec, inventory_of)
+    DbError, Server, db_argument_spec, inventory_of, target_options)
 from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import (
     BUCKETS, MAX_DIFFERING_BUCKETS, PG_SESSION, counters, database_shape, same_shape, sync_counters, sync_rows,
     table_sums)
@@ -209,9 +209,7 @@ def main():
         databases=dict(type='list', elements='str', required=True), dest=dict(type='path', required=True),
         method=dict(type='str', default='auto', choices=['auto', 'mydumper', 'mysqldump', 'pg_dump']),
         jobs=dict(type='int', default=2), lock_timeout=dict(type='int', default=900),
-        target=dict(type='dict', required=True, options=dict(
-            login_host=dict(type='str', default='127.0.0.1'), login_port=dict(type='int', required=True),
-            login_user=dict(type='str', default='root'), login_password=dict(type='str', required=True, no_log=True))))
+        target=dict(type='dict', required=True, options=target_options()))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     params = module.params
     source = Server.from_module(module)

@@ -19,7 +19,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import io
-import json
 
 from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import parallel
@@ -180,19 +179,20 @@ def expressions(server, table, pg_text=False):
     return bucket, row_hash, '%s t' % name
 
 
-def _query(server, dbname, sql, params=None):
-    return server.query(sql, params, dbname=dbname)
-
-
 def bucket_sums(server, dbname, table, pg_text=False):
     """{bucket: (rows, sum of the row hashes)}."""
     bucket, row_hash, source = expressions(server, table, pg_text)
     sql = 'SELECT %s AS b, COUNT(*), SUM(%s) FROM %s GROUP BY 1' % (bucket, row_hash, source)
-    return dict((int(b), (int(count), int(total))) for b, count, total in _query(server, dbname, sql))
+    return dict((int(b), (int(count), int(total))) for b, count, total in server.query(sql, dbname=dbname))
+
+
+def _alias(server):
+    """How the queries of ``expressions`` name the table's columns (PostgreSQL reads the row as ``t``)."""
+    return 't.' if server.engine == 'pgsql' else ''
 
 
 def _key_columns(server, table):
-    return ', '.join(('t.%s' if server.engine == 'pgsql' else '%s') % server.quote(k) for k in table.primary_key)
+    return ', '.join(_alias(server) + server.quote(k) for k in table.primary_key)
 
 
 def row_hashes(server, dbname, table, buckets, pg_text=False):
@@ -201,7 +201,7 @@ def row_hashes(server, dbname, table, buckets, pg_text=False):
     sql = 'SELECT %s, %s FROM %s WHERE %s IN (%s)' % (
         _key_columns(server, table), row_hash, source, bucket, ', '.join(str(int(b)) for b in sorted(buckets)))
     width = len(table.primary_key)
-    return dict((tuple(row[:width]), row[width]) for row in _query(server, dbname, sql))
+    return dict((tuple(row[:width]), row[width]) for row in server.query(sql, dbname=dbname))
 
 
 def row_hashes_of_keys(server, dbname, table, keys, pg_text=False):
@@ -211,16 +211,15 @@ def row_hashes_of_keys(server, dbname, table, keys, pg_text=False):
     found = {}
     for batch in _batches(keys):
         sql = 'SELECT %s, %s FROM %s WHERE %s' % (_key_columns(server, table), row_hash, source,
-                                                  _key_condition(server, table, len(batch),
-                                                                 't.' if server.engine == 'pgsql' else ''))
+                                                  _key_condition(server, table, len(batch), _alias(server)))
         found.update((tuple(row[:width]), row[width]) for row in server.query(sql, _flat(batch), dbname=dbname))
     return found
 
 
 def differing_keys(source, target):
     """(keys to delete on the target, keys to copy from the source) for two {key: row hash} maps."""
-    stale = [k for k, h in target.items() if source.get(k, None) != h]
-    wanted = [k for k, h in source.items() if target.get(k, None) != h]
+    stale = [k for k, h in target.items() if source.get(k) != h]
+    wanted = [k for k, h in source.items() if target.get(k) != h]
     return stale, wanted
 
 
@@ -294,8 +293,7 @@ def sync_rows(source, target, dbname, table, want, have, pg_text):
                           'target': lambda: row_hashes(target, dbname, table, differing, pg_text)})
     stale, wanted = differing_keys(hashes['source'], hashes['target'])
     copy_rows(source, target, dbname, table, stale, wanted)
-    touched = sorted(set(stale) | set(wanted), key=repr)
-    now = row_hashes_of_keys(target, dbname, table, touched, pg_text)
+    now = row_hashes_of_keys(target, dbname, table, list(set(stale) | set(wanted)), pg_text)
     verified = now == dict((key, hashes['source'][key]) for key in wanted)
     return {'deleted': len(stale), 'copied': len(wanted), 'verified': verified}
 
@@ -330,7 +328,3 @@ def sync_counters(source, target, dbname):
             target.query('SELECT setval(%s::regclass, %s, %s)', (name, value[0], value[1]), dbname=dbname)
         changed.append(name)
     return changed
-
-
-def same_shape(first, second):
-    return json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)

@@ -146,7 +146,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.wabiz.migration.plugins.module_utils._db import (
     DbError, Server, db_argument_spec, inventory_of, target_options)
 from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import (
-    BUCKETS, MAX_DIFFERING_BUCKETS, PG_SESSION, counters, database_shape, same_shape, sync_counters, sync_rows,
+    BUCKETS, MAX_DIFFERING_BUCKETS, PG_SESSION, counters, database_shape, sync_counters, sync_rows,
     table_sums)
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import (
     Credentials, Endpoint, ToolError, Transfer, WorkLock, choose_tools, compare, files_of, parallel, prepare_dest,
@@ -174,7 +174,7 @@ def sync_database(source, target, dbname):
     if dbname not in target.databases():
         return 'whole', 'missing on the target'
     fingerprint, tables = database_shape(source, dbname)
-    if not same_shape(fingerprint, database_shape(target, dbname)[0]):
+    if fingerprint != database_shape(target, dbname)[0]:
         return 'whole', 'its schema differs from the source'
     record, synced = {}, {}
     for label, table in sorted(tables.items()):

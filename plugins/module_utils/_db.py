@@ -35,6 +35,16 @@ SYSTEM_DATABASES = {
 }
 DEFAULT_PORTS = {'mysql': 3306, 'pgsql': 5432}
 
+# Every session of the collection reads and writes values in one fixed way, whatever the servers' defaults:
+# TIMESTAMP values as UTC instants (two servers in different zones, or the repeated hour of a DST change, would
+# otherwise shift or merge them), no silent value changes on insert, an id 0 kept as 0, floats and bytes exact.
+MYSQL_SESSION = ("SET time_zone = '+00:00', "
+                 "sql_mode = 'NO_AUTO_VALUE_ON_ZERO,STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'")
+# MySQL 8 serves information_schema's AUTO_INCREMENT and sizes from a cache (a day old by default).
+MYSQL8_SESSION = 'SET information_schema_stats_expiry = 0'
+PG_SESSION_OPTIONS = ('-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=postgres -c extra_float_digits=3 '
+                      '-c bytea_output=hex')
+
 
 def db_argument_spec():
     return dict(
@@ -61,7 +71,7 @@ class DbError(Exception):
 class Server(object):
     """One database server: list databases and tables, sizes, exact row counts, checksums."""
 
-    def __init__(self, engine, host, port, user, password, connect_timeout=10, session=()):
+    def __init__(self, engine, host, port, user, password, connect_timeout=10, session=(), session_ids=None):
         self.engine = engine
         self.session = session  # statements run on each new connection (settings of this session only)
         self.host = host
@@ -69,7 +79,14 @@ class Server(object):
         self.user = user
         self.password = password
         self.connect_timeout = connect_timeout
+        # The server's ids of every session this server object and its siblings opened: the migration's own.
+        self.session_ids = set() if session_ids is None else session_ids
         self._conns = {}
+
+    def sibling(self, session=()):
+        """Another connection set to the same server, whose sessions count as this one's own."""
+        return Server(self.engine, self.host, self.port, self.user, self.password, self.connect_timeout, session,
+                      self.session_ids)
 
     @classmethod
     def from_module(cls, module):
@@ -91,11 +108,17 @@ class Server(object):
                 if self.engine == 'mysql':
                     conn = pymysql.connect(host=self.host, port=self.port, user=self.user, password=self.password,
                                            database=dbname, connect_timeout=self.connect_timeout,
-                                           charset='utf8mb4', autocommit=True)
+                                           charset='utf8mb4', autocommit=True, init_command=MYSQL_SESSION)
+                    self.session_ids.add(conn.thread_id())
+                    if is_mysql8(conn.get_server_info()):
+                        with conn.cursor() as cur:
+                            cur.execute(MYSQL8_SESSION)
                 else:
                     conn = psycopg2.connect(host=self.host, port=self.port, user=self.user, password=self.password,
-                                            dbname=dbname or 'postgres', connect_timeout=self.connect_timeout)
+                                            dbname=dbname or 'postgres', connect_timeout=self.connect_timeout,
+                                            options=PG_SESSION_OPTIONS)
                     conn.autocommit = True
+                    self.session_ids.add(conn.get_backend_pid())
                 for statement in self.session:
                     with conn.cursor() as cur:
                         cur.execute(statement)
@@ -223,31 +246,24 @@ class Server(object):
         return int(self.query(sql, dbname=None if self.engine == 'mysql' else dbname)[0][0])
 
     def checksum(self, dbname, schema, table):
-        """A content checksum that is equal on two servers of one engine and version holding the same rows.
-
-        MySQL/MariaDB: CHECKSUM TABLE. PostgreSQL: the row count and the sums of two differently seeded 64-bit
-        hashes of each row (128 bits in all), which need no sort and no memory beyond one row (order does not
-        matter). Rows are hashed with hash_record_extended (PostgreSQL 14 and later: each column's own hash
-        function, several times cheaper than hashing the row's text, and stable across versions since hash
-        partitioning relies on it); a table with a column type that has no hash function, or an older server,
-        hashes the row's text instead. The method is part of the checksum, so two servers that would hash
-        differently never compare equal. This runs inside the downtime.
-        Returns ``(checksum, rows)``; rows is None where the checksum does not count them.
-        """
+        """The table's row count and the sum of its rows' digests (``row_digest``): equal on two servers holding
+        the same rows, whatever their order, and different for any other content (see ``row_digest``). The
+        method is part of the value, so that a record of another method never compares equal.
+        Returns ``(checksum, rows)``."""
+        digest = row_digest(self.engine, self.digest_columns(dbname, schema, table))
         name = self.table_name(dbname, schema, table)
+        count, total = self.query('SELECT COUNT(*), SUM(%s) FROM %s t' % (digest, name), dbname=dbname)[0]
+        return checksum_of(count, total), int(count)
+
+    def digest_columns(self, dbname, schema, table):
+        """[(column, how its value enters the row digest)] in column order (see ``row_digest``)."""
         if self.engine == 'mysql':
-            return str(self.query('CHECKSUM TABLE %s EXTENDED' % name)[0][1]), None
-        by_record = ('SELECT COUNT(*), COALESCE(SUM(hash_record_extended(t, 0)), 0), '
-                     'COALESCE(SUM(hash_record_extended(t, 1)), 0) FROM %s t' % name)
-        by_text = ('SELECT COUNT(*), COALESCE(SUM(hashtextextended(r, 0)), 0), '
-                   'COALESCE(SUM(hashtextextended(r, 1)), 0) FROM (SELECT t::text AS r FROM %s t) s' % name)
-        try:
-            method, (count, first, second) = 'r', self.query(by_record, dbname=dbname)[0]
-        except DbError:
-            if not self.ping(dbname):
-                raise
-            method, (count, first, second) = 't', self.query(by_text, dbname=dbname)[0]
-        return '%s%d-%x-%x' % (method, count, int(first) % (1 << 80), int(second) % (1 << 80)), int(count)
+            rows = self.query('SELECT column_name, data_type, character_set_name FROM information_schema.columns '
+                              'WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position',
+                              (dbname, table))
+            return [(name, mysql_digest_kind(data_type, charset)) for name, data_type, charset in rows]
+        rows = self.query(PG_DIGEST_COLUMNS, (self.table_name(dbname, schema, table),), dbname=dbname)
+        return [(name, pg_digest_kind(type_name, deterministic)) for name, type_name, deterministic in rows]
 
     def ping(self, dbname=None):
         """Whether the server still answers (a failed query may be the query's fault or the server's)."""
@@ -278,8 +294,88 @@ class Server(object):
 
 def inventory_of(server, databases, checksums):
     """Tables, row counts and checksums of ``databases``, on connections of its own (safe beside a dump)."""
-    own = Server(server.engine, server.host, server.port, server.user, server.password, server.connect_timeout)
+    own = server.sibling()
     try:
         return dict((d, own.inventory(d, True, checksums)) for d in databases)
     finally:
         own.close()
+
+
+def is_mysql8(server_info):
+    """Whether a MySQL/MariaDB version string is MySQL's own, 8.0 or later (MariaDB says so in it)."""
+    if 'mariadb' in (server_info or '').lower():
+        return False
+    try:
+        return int(server_info.split('.', 1)[0]) >= 8
+    except ValueError:
+        return False
+
+
+# Row digests ---------------------------------------------------------------------------------------------
+# A row's digest is 64 bits of a hash that is not linear in its input, over an encoding of the row that no two
+# different rows share; a table's (or a group of rows') digest is the row count and the exact sum of its rows'
+# digests, so that row order does not matter. A sum of CRC-32 values, or of PostgreSQL's record hash (itself a
+# weighted sum of column hashes), lets equal edits on several rows, or values swapped between rows, cancel out;
+# a sum of non-linear 64-bit digests does not, but for a chance of 2**-64.
+#
+# MySQL/MariaDB: MD5 of the columns in order, each as its byte length, ':' and its bytes, or 'N' for NULL (no
+# separator that data could contain, NULL apart from ''). Values are compared as bytes, not by the column's
+# collation (a case-only change or a trailing space counts); TIMESTAMP as UTC (the session is pinned); FLOAT
+# through DOUBLE, whose text is exact (FLOAT's own text keeps 6 digits); strings of a character set other than
+# UTF-8 as their bytes.
+#
+# PostgreSQL: the record hash of the row with every column whose type's hash is looser than its value (numeric
+# 1.5 = 1.50, float -0 = 0, citext and nondeterministic collations ignore case, interval '1 day' = '24 hours',
+# jsonb, arrays and composites of those) taken as text in the pinned session format, then hashed once more
+# (hashint8extended): the record hash is linear in the column hashes, its hash is not.
+MYSQL_FLOAT_TYPES = ('float',)
+MYSQL_UTF8 = ('utf8mb4', 'utf8mb3', 'utf8', 'ascii')
+# PostgreSQL base types whose extended hash tells every two different values apart (text-like ones only under a
+# deterministic collation).
+PG_EXACT_HASH = ('int2', 'int4', 'int8', 'bool', 'bytea', 'date', 'timestamp', 'timestamptz', 'time', 'uuid',
+                 'oid', 'char')
+PG_TEXT_TYPES = ('text', 'varchar', 'name')
+PG_DIGEST_COLUMNS = ("SELECT a.attname, b.typname, COALESCE(c.collisdeterministic, true) FROM pg_attribute a "
+                     "JOIN pg_type t ON t.oid = a.atttypid "
+                     "JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END "
+                     "LEFT JOIN pg_collation c ON c.oid = a.attcollation "
+                     "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum")
+
+
+def mysql_digest_kind(data_type, charset):
+    if (data_type or '').lower() in MYSQL_FLOAT_TYPES:
+        return 'double'
+    if charset and charset.lower() not in MYSQL_UTF8:
+        return 'bytes'
+    return 'value'
+
+
+def pg_digest_kind(type_name, deterministic):
+    if type_name in PG_EXACT_HASH or (type_name in PG_TEXT_TYPES and deterministic):
+        return 'value'
+    if type_name == 'bpchar':
+        return 'bytes'  # char(n)'s hash and its cast to text both drop trailing spaces
+    return 'text'
+
+
+def row_digest(engine, columns, alias='t'):
+    """SQL for the 64-bit digest of a row of a table read as ``alias`` (see above); columns from
+    ``Server.digest_columns``."""
+    if engine == 'mysql':
+        pieces = []
+        for name, kind in columns:
+            column = '%s.`%s`' % (alias, name.replace('`', '``'))
+            value = {'double': 'CAST(%s AS DOUBLE)', 'bytes': 'CAST(%s AS BINARY)'}.get(kind, '%s') % column
+            pieces.append("COALESCE(CONCAT(LENGTH(%s), ':', %s), 'N')" % (value, value))
+        return 'CAST(CONV(LEFT(MD5(CONCAT(%s)), 16), 16, 10) AS UNSIGNED)' % ', '.join(pieces)
+    values = []
+    for name, kind in columns:
+        column = '%s."%s"' % (alias, name.replace('"', '""'))
+        # COLLATE "C": a row's field keeps its column's collation, and a nondeterministic one hashes as it compares.
+        values.append({'text': '%s::text COLLATE "C"', 'bytes': 'bpcharsend(%s)'}.get(kind, '%s') % column)
+    return 'hashint8extended(hash_record_extended(ROW(%s), 0), 1)' % ', '.join(values)
+
+
+def checksum_of(count, total):
+    """A table's checksum from its row count and digest sum (PostgreSQL's sum may be negative)."""
+    return 'd%d-%x' % (int(count), int(total or 0) % (1 << 128))

@@ -5,14 +5,18 @@
 """Bring a copy of databases up to date with their source: find the rows that differ, copy only those.
 
 Private to the collection. A migration copies the databases while the old client still serves (the copy
-ahead), then, with the old client stopped, brings the copy up to date here. What decides is the verification
-afterwards: every table's row count and checksum (``Server.checksum``) on the target equal the source's. The
-finer hashes used to find the differing rows only direct the work; a difference they miss fails that
-verification, and the database is then copied whole with the dump tools.
+ahead), then, with the old client stopped, brings the copy up to date here.
+
+The invariant, which ``db_sync`` keeps for every table of every database it is given, before the new client
+may start: the table's rows on the target have been compared with the source's by the strong row digest of
+``_db.row_digest`` (row counts and digest sums of ``BUCKETS`` groups of rows), and every group in which the
+sync deleted or copied rows has been compared again after its last write. A database copied whole with the
+dump tools is compared table by table afterwards with the same digest (``Server.checksum``). The source does
+not change meanwhile: ``_fence.WriteFence`` proves it from before the first read to after the last comparison.
 
 A table takes the row path when it has a primary key and nothing that would make inserting rows differ from
-restoring them: no triggers, no foreign keys (either way), no generated columns. Its rows are hashed into
-``BUCKETS`` buckets by primary key; only the buckets whose count or hash sum differ are read row by row.
+restoring them: no triggers, no foreign keys (either way), no generated columns. Its rows are grouped into
+``BUCKETS`` buckets by primary key; only the buckets whose count or digest sum differ are read row by row.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,7 +24,7 @@ __metaclass__ = type
 
 import io
 
-from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError
+from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError, checksum_of, row_digest
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import parallel
 
 BUCKETS = 4096
@@ -91,10 +95,18 @@ class Table(object):
         self.generated = False
         self.triggers = False
         self.foreign_keys = False
+        self.digest_columns = []  # [(column, kind)] as _db.row_digest takes them
 
     @property
     def rows_copyable(self):
         return bool(self.primary_key) and not (self.generated or self.triggers or self.foreign_keys)
+
+
+def mysql_generated(extra):
+    """Whether information_schema.columns.EXTRA marks a generated column. MySQL 8 writes DEFAULT_GENERATED for
+    a column with an expression as its default, which is an ordinary column."""
+    words = (extra or '').upper().split()
+    return bool(set(words) & {'VIRTUAL', 'STORED', 'PERSISTENT'})
 
 
 def rows_as_lists(rows):
@@ -120,8 +132,7 @@ def database_shape(server, dbname):
         for name, column, _position, _type, _nullable, _default, extra, _collation in found['columns']:
             entry = table(None, name)
             entry.columns.append(column)
-            entry.generated = entry.generated or 'GENERATED' in (extra or '').upper() or \
-                (extra or '').upper() in ('VIRTUAL', 'PERSISTENT', 'STORED')
+            entry.generated = entry.generated or mysql_generated(extra)
         for name, index, _seq, column, _non_unique in found['indexes']:
             if index == 'PRIMARY' and name in tables:
                 tables[name].primary_key.append(column)
@@ -153,78 +164,60 @@ def database_shape(server, dbname):
     return fingerprint, tables
 
 
-# row hashes and buckets -------------------------------------------------------------------------------
-def _mysql_row_hash(server, columns):
-    quoted = [server.quote(c) for c in columns]
-    # CONCAT_WS skips NULLs: the NULL pattern goes in as well, so (NULL, 'a') and ('a', NULL) differ.
-    return 'CRC32(CONCAT_WS(0x1f, %s, CONCAT(%s)))' % (', '.join(quoted),
-                                                       ', '.join('ISNULL(%s)' % q for q in quoted))
-
-
-def expressions(server, table, pg_text=False):
-    """SQL for (bucket of a row, 32/64-bit hash of the whole row, FROM clause). Rows go into buckets by primary
-    key, so that a changed row stays in its bucket; a table without one by the row's hash."""
+# row digests and buckets ------------------------------------------------------------------------------
+def expressions(server, table):
+    """SQL for (bucket of a row, the row's digest, FROM clause). Rows go into buckets by primary key, so that a
+    changed row stays in its bucket; a table without one by the row's digest. The digest is ``_db.row_digest``:
+    the buckets only direct the work, the digest decides."""
+    keys = ['t.' + server.quote(c) for c in table.primary_key]
+    digest = row_digest(server.engine, table.digest_columns)
     name = server.table_name(None, table.schema, table.name) if server.engine == 'pgsql' else \
         server.quote(table.name)
-    keys = [server.quote(c) for c in table.primary_key]
     if server.engine == 'mysql':
-        row_hash = _mysql_row_hash(server, table.columns)
         by_key = 'CRC32(%s)' % keys[0] if len(keys) == 1 else 'CRC32(CONCAT_WS(0x1f, %s))' % ', '.join(keys)
-        bucket = 'MOD(%s, %d)' % (by_key if keys else row_hash, BUCKETS)
-        return bucket, row_hash, name
-    row_hash = 'hashtextextended(t::text, 2)' if pg_text else 'hash_record_extended(t, 2)'
-    by_key = 'hashtext(t.%s::text)' % keys[0] if len(keys) == 1 else \
-        'hashtext(ROW(%s)::text)' % ', '.join('t.%s' % k for k in keys)
-    bucket = '(%s & %d)' % (by_key if keys else row_hash, BUCKETS - 1)
-    return bucket, row_hash, '%s t' % name
+        return 'MOD(%s, %d)' % (by_key if keys else digest, BUCKETS), digest, '%s t' % name
+    by_key = 'hashtext(%s::text)' % keys[0] if len(keys) == 1 else 'hashtext(ROW(%s)::text)' % ', '.join(keys)
+    return '(%s & %d)' % (by_key if keys else digest, BUCKETS - 1), digest, '%s t' % name
 
 
-def bucket_sums(server, dbname, table, pg_text=False):
-    """{bucket: (rows, sum of the row hashes)}."""
-    bucket, row_hash, source = expressions(server, table, pg_text)
-    sql = 'SELECT %s AS b, COUNT(*), SUM(%s) FROM %s GROUP BY 1' % (bucket, row_hash, source)
+def _only(bucket, buckets):
+    return ' WHERE %s IN (%s)' % (bucket, ', '.join(str(int(b)) for b in sorted(buckets))) if buckets else ''
+
+
+def bucket_sums(server, dbname, table, buckets=None):
+    """{bucket: (rows, sum of the row digests)}, of every bucket or only of ``buckets``."""
+    bucket, digest, source = expressions(server, table)
+    sql = 'SELECT %s AS b, COUNT(*), SUM(%s) FROM %s%s GROUP BY 1' % (bucket, digest, source, _only(bucket, buckets))
     return dict((int(b), (int(count), int(total))) for b, count, total in server.query(sql, dbname=dbname))
 
 
-def _alias(server):
-    """How the queries of ``expressions`` name the table's columns (PostgreSQL reads the row as ``t``)."""
-    return 't.' if server.engine == 'pgsql' else ''
+def table_checksum(sums):
+    """The table's checksum (as ``Server.checksum`` gives it) from its bucket sums, and its row count."""
+    rows = sum(count for count, total in sums.values())
+    return checksum_of(rows, sum(total for count, total in sums.values())), rows
 
 
 def _key_columns(server, table):
-    return ', '.join(_alias(server) + server.quote(k) for k in table.primary_key)
+    return ', '.join('t.' + server.quote(k) for k in table.primary_key)
 
 
-def row_hashes(server, dbname, table, buckets, pg_text=False):
-    """{primary key tuple: row hash} of the rows in ``buckets``."""
-    bucket, row_hash, source = expressions(server, table, pg_text)
-    sql = 'SELECT %s, %s FROM %s WHERE %s IN (%s)' % (
-        _key_columns(server, table), row_hash, source, bucket, ', '.join(str(int(b)) for b in sorted(buckets)))
+def row_digests(server, dbname, table, buckets):
+    """{primary key tuple: row digest} of the rows in ``buckets``."""
+    bucket, digest, source = expressions(server, table)
+    sql = 'SELECT %s, %s FROM %s%s' % (_key_columns(server, table), digest, source, _only(bucket, buckets))
     width = len(table.primary_key)
     return dict((tuple(row[:width]), row[width]) for row in server.query(sql, dbname=dbname))
 
 
-def row_hashes_of_keys(server, dbname, table, keys, pg_text=False):
-    """{primary key tuple: row hash} of the rows with these keys (read through the primary key's index)."""
-    dummy, row_hash, source = expressions(server, table, pg_text)
-    width = len(table.primary_key)
-    found = {}
-    for batch in _batches(keys):
-        sql = 'SELECT %s, %s FROM %s WHERE %s' % (_key_columns(server, table), row_hash, source,
-                                                  _key_condition(server, table, len(batch), _alias(server)))
-        found.update((tuple(row[:width]), row[width]) for row in server.query(sql, _flat(batch), dbname=dbname))
-    return found
-
-
 def differing_keys(source, target):
-    """(keys to delete on the target, keys to copy from the source) for two {key: row hash} maps."""
+    """(keys to delete on the target, keys to copy from the source) for two {key: row digest} maps."""
     stale = [k for k, h in target.items() if source.get(k) != h]
     wanted = [k for k, h in source.items() if target.get(k) != h]
     return stale, wanted
 
 
-def _key_condition(server, table, count, alias=''):
-    keys = [alias + server.quote(c) for c in table.primary_key]
+def _key_condition(server, table, count):
+    keys = [server.quote(c) for c in table.primary_key]
     if len(keys) == 1:
         return '%s IN (%s)' % (keys[0], ', '.join(['%s'] * count))
     one = '(%s)' % ', '.join(['%s'] * len(keys))
@@ -240,61 +233,64 @@ def _batches(items):
         yield items[start:start + BATCH]
 
 
+class RowsRefused(Exception):
+    """The target refused a copied row (a duplicate key, a value out of range): the database is copied whole."""
+
+
 def copy_rows(source, target, dbname, table, stale, wanted):
     """Delete ``stale`` keys on the target, then copy the ``wanted`` rows from the source."""
     name = source.table_name(dbname, table.schema, table.name)
     columns = ', '.join(source.quote(c) for c in table.columns)
+    # MySQL/MariaDB send FLOAT values as text of 6 digits (and so do their dump tools): read through DOUBLE,
+    # they arrive exact.
+    selected = ', '.join('CAST(%s AS DOUBLE)' % source.quote(c) if kind == 'double' else source.quote(c)
+                         for c, kind in table.digest_columns) if source.engine == 'mysql' else columns
     for batch in _batches(stale):
         target.execute('DELETE FROM %s WHERE %s' % (name, _key_condition(target, table, len(batch))), _flat(batch),
                        dbname=dbname)
     for batch in _batches(wanted):
-        select = 'SELECT %s FROM %s WHERE %s' % (columns, name, _key_condition(source, table, len(batch)))
-        if source.engine == 'mysql':
-            rows = source.query(select, _flat(batch), dbname=dbname)
-            if rows:
-                target.executemany('INSERT INTO %s (%s) VALUES (%s)' % (name, columns, ', '.join(['%s'] * len(
-                    table.columns))), rows, dbname=dbname)
-        else:
-            # COPY's text format carries every PostgreSQL type exactly; a batch is at most BATCH rows.
-            buffer = io.BytesIO()
-            source.copy_out('COPY (%s) TO STDOUT' % source.mogrify(select, _flat(batch), dbname), buffer, dbname)
-            buffer.seek(0)
-            target.copy_in('COPY %s (%s) FROM STDIN' % (name, columns), buffer, dbname)
+        select = 'SELECT %s FROM %s WHERE %s' % (selected, name, _key_condition(source, table, len(batch)))
+        try:
+            if source.engine == 'mysql':
+                rows = source.query(select, _flat(batch), dbname=dbname)
+                if rows:
+                    target.executemany('INSERT INTO %s (%s) VALUES (%s)' % (name, columns, ', '.join(
+                        ['%s'] * len(table.columns))), rows, dbname=dbname)
+            else:
+                # COPY's text format carries every PostgreSQL type exactly; a batch is at most BATCH rows.
+                buffer = io.BytesIO()
+                source.copy_out('COPY (%s) TO STDOUT' % source.mogrify(select, _flat(batch), dbname), buffer, dbname)
+                buffer.seek(0)
+                target.copy_in('COPY %s (%s) FROM STDIN' % (name, columns), buffer, dbname)
+        except DbError as exc:
+            if not (source.ping(dbname) and target.ping(dbname)):
+                raise  # a server went away: the step fails, a re-run resumes
+            raise RowsRefused(str(exc))
 
 
 def table_sums(source, target, dbname, table):
-    """({bucket: (rows, hash sum)} of the source, of the target, whether rows are hashed as text), read on both
-    servers at once. PostgreSQL hashes a row's text where a column type has no hash function."""
-    def both(pg_text):
-        return parallel(2, {'source': lambda: bucket_sums(source, dbname, table, pg_text),
-                            'target': lambda: bucket_sums(target, dbname, table, pg_text)})
-    try:
-        sums = both(False)
-        return sums['source'], sums['target'], False
-    except DbError:
-        if source.engine != 'pgsql' or not source.ping(dbname) or not target.ping(dbname):
-            raise
-    sums = both(True)
-    return sums['source'], sums['target'], True
+    """({bucket: (rows, digest sum)} of the source, of the target), read on both servers at once."""
+    sums = parallel(2, {'source': lambda: bucket_sums(source, dbname, table),
+                        'target': lambda: bucket_sums(target, dbname, table)})
+    return sums['source'], sums['target']
 
 
-def sync_rows(source, target, dbname, table, want, have, pg_text):
-    """Copy the rows of the buckets that differ, then read back every key that was deleted or copied.
+def sync_rows(source, target, dbname, table, want, have):
+    """Copy the rows of the buckets that differ, then compare those buckets again.
 
-    Rows go into buckets by primary key, so the other buckets were not touched, and the rows of these buckets
-    that were left alone had the source's key and hash: when every copied row reads back with the source's
-    hash and every deleted key that was not copied again is gone, the table equals the source's.
-    Returns {'deleted': n, 'copied': n, 'verified': bool}, or None when too much differs for row copies to
-    pay (the caller copies the database whole)."""
+    Rows go into buckets by primary key, so the other buckets were not touched. After the copy the target's
+    differing buckets are read again and must hold the source's row counts and digest sums (the source is
+    still: the write fence proves it). Returns {'deleted': n, 'copied': n, 'verified': bool}, or None when too
+    much differs for row copies to pay (the caller copies the database whole)."""
     differing = set(b for b in set(want) | set(have) if want.get(b) != have.get(b))
     if len(differing) > MAX_DIFFERING_BUCKETS:
         return None
-    hashes = parallel(2, {'source': lambda: row_hashes(source, dbname, table, differing, pg_text),
-                          'target': lambda: row_hashes(target, dbname, table, differing, pg_text)})
-    stale, wanted = differing_keys(hashes['source'], hashes['target'])
+    digests = parallel(2, {'source': lambda: row_digests(source, dbname, table, differing),
+                           'target': lambda: row_digests(target, dbname, table, differing)})
+    stale, wanted = differing_keys(digests['source'], digests['target'])
     copy_rows(source, target, dbname, table, stale, wanted)
-    now = row_hashes_of_keys(target, dbname, table, list(set(stale) | set(wanted)), pg_text)
-    verified = now == dict((key, hashes['source'][key]) for key in wanted)
+    again = bucket_sums(target, dbname, table, differing)
+    verified = again == dict((b, want[b]) for b in differing if b in want)
     return {'deleted': len(stale), 'copied': len(wanted), 'verified': verified}
 
 

@@ -13,31 +13,54 @@ version_added: 0.1.0
 description:
   - For a copy made while the source still changed (M(wabiz.migration.db_dump) with O(wabiz.migration.db_dump#module:live=true)
     and O(wabiz.migration.db_dump#module:restore_to)), run once the source is still (its client stopped).
-  - Reads every table on both servers as the row counts and row hash sums of 4096 groups of rows (by primary
-    key). Where a table differs, it reads the keys and hashes of the rows in the differing groups, deletes the
-    differing rows on the target and copies them from the source, then reads every deleted or copied key back.
-    Auto-increment values (MySQL/MariaDB) and sequences (PostgreSQL) are set to the source's.
-  - A table whose groups all match, or whose copied rows all read back with the source's hashes, equals the
-    source. The target must have no other writer meanwhile (the new client is not started yet).
-  - A database is copied whole instead, with the dump tools as M(wabiz.migration.db_dump) does, and verified
-    by the row counts and checksums of every table, when it is missing on the target, its schema differs
-    (columns, indexes, triggers, foreign keys, views, routines, sequences), a differing table has no primary
-    key, or has triggers, foreign keys or generated columns, more than a quarter of a table's row groups
-    changed, or the copied rows did not verify.
-  - Writes C(manifest.json) into O(dest), the source's tables with their row counts at this moment (with
-    checksums for databases copied whole), and what was copied. M(wabiz.migration.db_dump) can check a later
-    dump of the source against it (O(wabiz.migration.db_dump#module:expect)).
-  - The source is only read. Passwords reach the dump tools through 0600 files, never a command line.
+  - Raises a write fence first. No session other than the module's own may be connected to the source databases
+    (from any host, as any user; a session with no current database counts on MySQL/MariaDB), and the source's
+    write counters are read (rows inserted, updated, deleted: per database on PostgreSQL, for the whole server on
+    MySQL/MariaDB). After the last comparison both are checked again; a session found, or a counter that moved,
+    fails the module naming them, and the copy is not trusted. The source is not switched to read-only.
+  - Reads every table on both servers as the row counts and digest sums of 4096 groups of rows (by primary key).
+    A row's digest is 64 bits of MD5 (MySQL/MariaDB) or of a second hash round over the record hash (PostgreSQL)
+    of an unambiguous encoding of the row (NULL apart from empty, bytes as bytes, TIMESTAMP as UTC, floats exact,
+    text compared as bytes whatever the collation, C(numeric) scale and C(citext) case seen); the sums are exact,
+    so no pattern of edits across rows cancels out.
+  - Where a table differs, it reads the keys and digests of the rows in the differing groups, deletes the
+    differing rows on the target and copies them from the source, then compares those groups again. Auto-increment
+    values (MySQL/MariaDB) and sequences (PostgreSQL) are set to the source's.
+  - Before the module succeeds, every table of every database has been compared with the source by the strong
+    digest, every group it wrote to has been compared again after its last write, and the write fence held.
+    The target must have no other writer meanwhile (the new client is not started yet).
+  - A database is copied whole instead, with the dump tools as M(wabiz.migration.db_dump) does, and compared
+    table by table with the same digest, when it is missing on the target (one created since the copy ahead,
+    with O(name_prefix)), its schema differs (columns, indexes, triggers, foreign keys, views, routines,
+    sequences), a differing table has no primary key, or has triggers, foreign keys or generated columns, more
+    than a quarter of a table's row groups changed, the target refused a copied row (a duplicate key), or the
+    copied rows did not verify.
+  - Writes C(manifest.json) into O(dest), the source's tables with their row counts and checksums at this moment,
+    what was copied and the write counters. M(wabiz.migration.db_dump) checks a later dump of the source against
+    it (O(wabiz.migration.db_dump#module:expect)).
+  - The source is only read. Every session pins its time zone (UTC), SQL mode and value formats. Passwords reach
+    the dump tools through 0600 files, never a command line.
 author:
   - wabiz.migration maintainers (@wabiz)
 requirements:
   - The database client tools on the host that runs the module (for databases copied whole).
 options:
   databases:
-    description: The databases to bring up to date.
+    description:
+      - The databases to bring up to date (those copied ahead). Each must exist on the source.
+      - At least one of O(databases) and O(name_prefix) is needed.
     type: list
     elements: str
-    required: true
+  name_prefix:
+    description:
+      - Also every source database whose name starts with this, read when the module runs, less O(exclude). A
+        database created since the copy ahead is copied whole.
+    type: str
+  exclude:
+    description: Databases that O(name_prefix) does not take.
+    type: list
+    elements: str
+    default: []
   target:
     description: The server that holds the copy. It must not be the source server.
     type: dict
@@ -108,6 +131,8 @@ EXAMPLES = r'''
     login_host: db-old.example.com
     login_password: "{{ vault_old_db_password }}"
     databases: "{{ old_dbs.names }}"
+    name_prefix: ""
+    exclude: [waweb]
     dest: /var/backups/wabiz/sync
     target:
       login_host: db-new.example.com
@@ -117,6 +142,12 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+databases:
+  description: Every database brought up to date, by row or whole.
+  returned: success, except in check mode
+  type: list
+  elements: str
+  sample: [wacore, wamessages_0, wamessages_1]
 manifest_path:
   description: The manifest file.
   returned: success, except in check mode
@@ -137,20 +168,19 @@ seconds:
   type: dict
 '''
 
-import hashlib
-import json
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.wabiz.migration.plugins.module_utils._db import (
-    DbError, Server, db_argument_spec, inventory_of, target_options)
+    DbError, Server, db_argument_spec, target_options)
 from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import (
-    BUCKETS, MAX_DIFFERING_BUCKETS, PG_SESSION, counters, database_shape, sync_counters, sync_rows,
-    table_sums)
+    BUCKETS, MAX_DIFFERING_BUCKETS, PG_SESSION, RowsRefused, counters, database_shape, sync_counters, sync_rows,
+    table_checksum, table_sums)
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import (
-    Credentials, Endpoint, ToolError, Transfer, WorkLock, choose_tools, compare, files_of, parallel, prepare_dest,
+    Credentials, Endpoint, ToolError, Transfer, WorkLock, choose_tools, files_of, parallel, prepare_dest,
     write_manifest)
+from ansible_collections.wabiz.migration.plugins.module_utils._fence import FenceBroken, WriteFence
 
 
 def why_not_rows(table):
@@ -161,15 +191,10 @@ def why_not_rows(table):
         if present)
 
 
-def digest(sums):
-    """The bucket sums of a table as one value, for the record."""
-    return hashlib.sha256(json.dumps(sorted(sums.items())).encode('utf-8')).hexdigest()
-
-
 def sync_database(source, target, dbname):
     """Bring one database up to date row by row and verify it.
 
-    Returns ('rows', {'tables': {label: rows, digest}, 'synced': ..., 'counters': ...}) or ('whole', reason).
+    Returns ('rows', {'tables': {label: {rows, checksum}}, 'synced': ..., 'counters': ...}) or ('whole', reason).
     """
     if dbname not in target.databases():
         return 'whole', 'missing on the target'
@@ -178,19 +203,18 @@ def sync_database(source, target, dbname):
         return 'whole', 'its schema differs from the source'
     record, synced = {}, {}
     for label, table in sorted(tables.items()):
-        try:
-            want, have, pg_text = table_sums(source, target, dbname, table)
-        except DbError as exc:
-            if not (source.ping(dbname) and target.ping(dbname)):
-                raise  # a server went away: the step fails, a re-run resumes
-            # A column the row hash cannot take (a collation mix, say): the dump tools copy it.
-            return 'whole', 'the rows of table %s could not be hashed (%s)' % (label, exc)
-        record[label] = {'rows': sum(count for count, total in want.values()), 'digest': digest(want)}
+        table.digest_columns = source.digest_columns(dbname, table.schema, table.name)
+        want, have = table_sums(source, target, dbname, table)
+        checksum, rows = table_checksum(want)
+        record[label] = {'rows': rows, 'checksum': checksum}
         if want == have:
-            continue  # equal row counts and hash sums in each of the 4096 buckets: the table is verified
+            continue  # equal row counts and digest sums in each of the 4096 buckets: the table is verified
         if not table.rows_copyable:
             return 'whole', 'table %s differs and %s' % (label, why_not_rows(table))
-        result = sync_rows(source, target, dbname, table, want, have, pg_text)
+        try:
+            result = sync_rows(source, target, dbname, table, want, have)
+        except RowsRefused as exc:
+            return 'whole', 'the target refused rows copied into table %s (%s)' % (label, exc)
         if result is None:
             return 'whole', 'more than %d of %d row groups of table %s changed' % (MAX_DIFFERING_BUCKETS, BUCKETS,
                                                                                    label)
@@ -203,14 +227,25 @@ def sync_database(source, target, dbname):
     return 'rows', {'tables': record, 'synced': synced, 'counters': counters_set}
 
 
+def chosen_databases(source, params):
+    """The databases given, and, with a prefix, every database of the source that has it now: one created
+    since the copy ahead is copied whole, not forgotten."""
+    chosen = set(source.select(include=params['databases'])) if params['databases'] else set()
+    if params['name_prefix'] is not None:
+        chosen.update(source.select(params['name_prefix'], exclude=params['exclude']))
+    return sorted(chosen)
+
+
 def main():
     spec = db_argument_spec()
     spec.update(
-        databases=dict(type='list', elements='str', required=True), dest=dict(type='path', required=True),
+        databases=dict(type='list', elements='str'), name_prefix=dict(type='str'),
+        exclude=dict(type='list', elements='str', default=[]), dest=dict(type='path', required=True),
         method=dict(type='str', default='auto', choices=['auto', 'mydumper', 'mysqldump', 'pg_dump']),
         jobs=dict(type='int', default=2), lock_timeout=dict(type='int', default=900),
         target=dict(type='dict', required=True, options=target_options()))
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
+                           required_one_of=[('databases', 'name_prefix')])
     params = module.params
     source = Server.from_module(module)
     settings = params['target']
@@ -218,7 +253,9 @@ def main():
                     settings['login_password'], params['connect_timeout'])
     work_lock = WorkLock(params['dest'].rstrip('/') + '.lock', params['lock_timeout'])
     try:
-        databases = source.select(include=params['databases'])
+        databases = chosen_databases(source, params)
+        if not databases:
+            raise ToolError('no database to bring up to date on the %s' % source.describe())
         if target.identity() == source.identity():
             raise ToolError('the target is the source server %s: a migration never writes to its source'
                             % source.describe())
@@ -226,13 +263,15 @@ def main():
         if module.check_mode:
             module.exit_json(changed=True, plan=dict(databases=databases, on_target=sorted(present)))
         work_lock.acquire()
+        fence = WriteFence(source, databases)
+        fence.raise_()
         prepare_dest(params['dest'])
         seconds = {}
 
         def worker(dbname):
             def task():
-                own = [Server(s.engine, s.host, s.port, s.user, s.password, s.connect_timeout,
-                              session=PG_SESSION if s.engine == 'pgsql' else ()) for s in (source, target)]
+                own = [server.sibling(session=PG_SESSION if server.engine == 'pgsql' else ())
+                       for server in (source, target)]
                 try:
                     return sync_database(own[0], own[1], dbname)
                 finally:
@@ -263,27 +302,34 @@ def main():
                 (k, v) for d in sorted(whole) for k, v in files_of(transfer.dump_path(params['dest'], d)).items())
             seconds['whole'] = round(time.time() - started, 2)
             started = time.time()
-            # The source is still: its inventory and the copy's are taken now, side by side.
-            inventories = parallel(2, {'source': lambda: inventory_of(source, sorted(whole), True),
-                                       'target': lambda: inventory_of(target, sorted(whole), True)})
-            record.update(inventories['source'])
-            problems = compare(inventories['source'], inventories['target'])
+            # Compared as every other database, and mended row by row where the tools fall short (they write
+            # MySQL FLOAT values with 6 digits).
+            checked = parallel(params['jobs'], dict((d, worker(d)) for d in whole))
             seconds['verify'] = round(time.time() - started, 2)
+            problems = ['%s: %s' % (d, r[1]) for d, r in sorted(checked.items()) if r[0] == 'whole']
             if problems:
-                module.fail_json(msg='The copy on %s does not match the source: %s'
-                                     % (target.describe(), '; '.join(problems)), problems=problems)
+                module.fail_json(msg='The copy on %s made by the dump tools does not match the source, and cannot '
+                                     'be mended row by row: %s' % (target.describe(), '; '.join(problems)),
+                                 problems=problems)
+            for dbname, (kind, result) in checked.items():
+                record[dbname] = {'tables': result['tables']}
+                if result['synced'] or result['counters']:
+                    synced[dbname] = {'tables': result['synced'], 'counters': result['counters']}
+        # The verdict stands only if nothing wrote to the source from the first read to the last comparison.
+        positions = fence.check()
         manifest = dict(kind='sync', engine=params['engine'], databases=record, files=files, synced=synced,
                         copied_whole=whole, created=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
                         source=dict(host=source.host, port=source.port, version=source.version(),
-                                    identity=source.identity()))
+                                    identity=source.identity(), write_positions=positions))
         path = write_manifest(params['dest'], manifest)
-    except (DbError, ToolError) as exc:
+    except (DbError, ToolError, FenceBroken) as exc:
         module.fail_json(msg=str(exc))
     finally:
         work_lock.release()
         source.close()
         target.close()
-    module.exit_json(changed=True, manifest_path=path, synced=synced, copied_whole=whole, seconds=seconds)
+    module.exit_json(changed=True, manifest_path=path, databases=databases, synced=synced, copied_whole=whole,
+                     seconds=seconds)
 
 
 if __name__ == '__main__':

@@ -23,13 +23,14 @@ def _check_free(port):
         raise LabError("port 127.0.0.1:%d is already in use: pick another --port-base" % port)
 
 
-def start_mariadb(datadir, port, password):
-    """Initialise and start mariadbd; root@127.0.0.1 gets ``password``. Returns the PID."""
+def start_mariadb(datadir, port, password, time_zone=None):
+    """Initialise and start mariadbd; root@127.0.0.1 gets ``password``. Returns the PID. ``time_zone``: the
+    server's system zone (a tz database name such as Europe/Berlin, with its DST changes)."""
     _check_free(port)
     os.makedirs(datadir, exist_ok=True)
     run(["mariadb-install-db", "--no-defaults", "--datadir=" + datadir, "--user=root",
          "--auth-root-authentication-method=normal", "--skip-test-db", "--tmpdir=" + _mariadb_tmpdir(datadir)])
-    pid = run_mariadb(datadir, port)
+    pid = run_mariadb(datadir, port, time_zone)
     try:
         _set_mariadb_password(os.path.join(datadir, "mysqld.sock"), password)
     except BaseException:
@@ -38,7 +39,7 @@ def start_mariadb(datadir, port, password):
     return pid
 
 
-def run_mariadb(datadir, port):
+def run_mariadb(datadir, port, time_zone=None):
     """Start mariadbd on an initialised data directory (after a crash: InnoDB recovers); returns the PID."""
     sock = os.path.join(datadir, "mysqld.sock")
     pid = spawn(["mariadbd", "--no-defaults", "--datadir=" + datadir, "--port=%d" % port,
@@ -47,7 +48,8 @@ def run_mariadb(datadir, port):
                  "--innodb-buffer-pool-size=512M", "--innodb-log-file-size=256M", "--max-allowed-packet=64M",
                  "--character-set-server=utf8mb4", "--collation-server=utf8mb4_bin",
                  "--tmpdir=" + _mariadb_tmpdir(datadir)],
-                os.path.join(datadir, "..", "mariadbd.log"))
+                os.path.join(datadir, "..", "mariadbd.log"),
+                env=dict(os.environ, TZ=time_zone) if time_zone else None)
     try:
         wait_until(lambda: port_open(port) and alive(pid), 60, "mariadbd on port %d" % port)
     except BaseException:
@@ -76,8 +78,9 @@ def _set_mariadb_password(sock, password):
         conn.close()
 
 
-def start_postgres(datadir, port, password):
-    """initdb and pg_ctl start as user postgres, superuser ``root`` as in the official compose files."""
+def start_postgres(datadir, port, password, time_zone=None):
+    """initdb and pg_ctl start as user postgres, superuser ``root`` as in the official compose files;
+    ``time_zone``: the server's default TimeZone."""
     _check_free(port)
     os.makedirs(datadir, mode=0o700)
     shutil.chown(datadir, "postgres", "postgres")
@@ -89,17 +92,18 @@ def start_postgres(datadir, port, password):
              "--auth=scram-sha-256", "--pwfile=" + pwfile.name, "-E", "UTF8", "--locale=C.UTF-8"])
     finally:
         os.unlink(pwfile.name)
-    return run_postgres(datadir, port)
+    return run_postgres(datadir, port, time_zone)
 
 
-def run_postgres(datadir, port):
+def run_postgres(datadir, port, time_zone=None):
     """pg_ctl start on an initialised data directory (after a crash: WAL recovery); returns the PID."""
     log = os.path.join(datadir, "..", "postgres.log")
     open(log, "a", encoding="utf-8").close()
     shutil.chown(log, "postgres", "postgres")
     run(["runuser", "-u", "postgres", "--", PG_BIN + "/pg_ctl", "-D", datadir, "-l", log, "-w", "-t", "60",
          "-o", "-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories=%s -c max_connections=300 "
-               "-c shared_buffers=256MB" % (port, datadir), "start"])
+               "-c shared_buffers=256MB%s" % (port, datadir, " -c timezone=" + time_zone if time_zone else ""),
+         "start"])
     with open(os.path.join(datadir, "postmaster.pid"), encoding="utf-8") as pidfile:
         return int(pidfile.readline())
 

@@ -1,13 +1,15 @@
-"""The pure parts of the sync: which keys differ, the SQL it writes, which tables may take the row path."""
+"""The pure parts of the sync: which keys differ, the SQL it writes, which tables may take the row path, and
+what information_schema rows of MySQL 8 (recorded from a MySQL 8.0 server) mean to it."""
 
-from ansible_collections.wabiz.migration.plugins.module_utils._db import Server
+from ansible_collections.wabiz.migration.plugins.module_utils._db import Server, row_digest
 from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import (
-    BUCKETS, Table, _key_condition, differing_keys, expressions)
+    BUCKETS, Table, _key_condition, differing_keys, expressions, mysql_generated, table_checksum)
 
 
 def table(primary_key=("id",), columns=("id", "body")):
     entry = Table("public", "messages", "messages")
     entry.primary_key, entry.columns = list(primary_key), list(columns)
+    entry.digest_columns = [(c, "value") for c in columns]
     return entry
 
 
@@ -36,21 +38,86 @@ def test_key_conditions_for_single_and_composite_keys():
     mysql = Server("mysql", "127.0.0.1", 3306, "root", "x")
     assert _key_condition(mysql, table(), 2) == "`id` IN (%s, %s)"
     pgsql = Server("pgsql", "127.0.0.1", 5432, "root", "x")
-    assert _key_condition(pgsql, table(("a", "b")), 2, "t.") == '(t."a", t."b") IN ((%s, %s), (%s, %s))'
+    assert _key_condition(pgsql, table(("a", "b")), 2) == '("a", "b") IN ((%s, %s), (%s, %s))'
 
 
-def test_buckets_by_key_and_rows_hashed_with_their_null_pattern():
+def test_buckets_by_key_and_rows_by_their_strong_digest():
     mysql = Server("mysql", "127.0.0.1", 3306, "root", "x")
-    bucket, row_hash, source = expressions(mysql, table())
-    assert bucket == "MOD(CRC32(`id`), %d)" % BUCKETS and source == "`messages`"
-    assert expressions(mysql, table(("a", "b")))[0] == "MOD(CRC32(CONCAT_WS(0x1f, `a`, `b`)), %d)" % BUCKETS
-    assert "ISNULL(`body`)" in row_hash
+    bucket, digest, source = expressions(mysql, table())
+    assert bucket == "MOD(CRC32(t.`id`), %d)" % BUCKETS and source == "`messages` t"
+    assert digest == row_digest("mysql", [("id", "value"), ("body", "value")])
+    assert expressions(mysql, table(("a", "b")))[0] == "MOD(CRC32(CONCAT_WS(0x1f, t.`a`, t.`b`)), %d)" % BUCKETS
     no_key_bucket = expressions(mysql, table(primary_key=()))[0]
-    assert no_key_bucket == "MOD(%s, %d)" % (row_hash, BUCKETS)  # no key: by the row itself
+    assert no_key_bucket == "MOD(%s, %d)" % (digest, BUCKETS)  # no key: by the row itself
 
     pgsql = Server("pgsql", "127.0.0.1", 5432, "root", "x")
-    bucket, row_hash, source = expressions(pgsql, table())
+    bucket, digest, source = expressions(pgsql, table())
     assert bucket == '(hashtext(t."id"::text) & %d)' % (BUCKETS - 1)
     assert expressions(pgsql, table(("a", "b")))[0] == '(hashtext(ROW(t."a", t."b")::text) & %d)' % (BUCKETS - 1)
-    assert row_hash == "hash_record_extended(t, 2)" and source == '"public"."messages" t'
-    assert expressions(pgsql, table(), pg_text=True)[1] == "hashtextextended(t::text, 2)"
+    assert digest == 'hashint8extended(hash_record_extended(ROW(t."id", t."body"), 0), 1)'
+    assert source == '"public"."messages" t'
+
+
+def test_mysql_digest_length_prefixes_every_column_and_marks_null():
+    sql = row_digest("mysql", [("a", "value"), ("f", "double"), ("l", "bytes")])
+    # No separator: each value is its byte length, ':' and its bytes, so ('a\x1fb', 'c') and ('a', 'b\x1fc')
+    # differ; NULL is 'N', which no length-prefixed value can be.
+    assert "COALESCE(CONCAT(LENGTH(t.`a`), ':', t.`a`), 'N')" in sql
+    assert "COALESCE(CONCAT(LENGTH(CAST(t.`f` AS DOUBLE)), ':', CAST(t.`f` AS DOUBLE)), 'N')" in sql
+    assert "CAST(t.`l` AS BINARY)" in sql
+    assert sql.startswith("CAST(CONV(LEFT(MD5(CONCAT(") and "CRC32" not in sql  # 64 bits of MD5, not a CRC
+
+
+def test_pgsql_digest_takes_loosely_hashed_types_as_text():
+    sql = row_digest("pgsql", [("n", "text"), ("c", "bytes"), ("i", "value")])
+    assert sql == 'hashint8extended(hash_record_extended(ROW(t."n"::text COLLATE "C", bpcharsend(t."c"), t."i"), 0), 1)'
+
+
+def test_digest_kinds_of_column_types():
+    from ansible_collections.wabiz.migration.plugins.module_utils._db import mysql_digest_kind, pg_digest_kind
+    assert mysql_digest_kind("float", None) == "double"  # FLOAT's own text keeps 6 digits
+    assert mysql_digest_kind("double", None) == "value"  # DOUBLE's text is the shortest exact one
+    assert mysql_digest_kind("varchar", "latin1") == "bytes"
+    assert mysql_digest_kind("varchar", "utf8mb4") == "value"
+    for loose in ("numeric", "float8", "float4", "citext", "interval", "jsonb", "json", "_int4", "timetz"):
+        assert pg_digest_kind(loose, True) == "text", loose
+    assert pg_digest_kind("text", False) == "text"  # a nondeterministic collation hashes case-insensitively
+    assert pg_digest_kind("text", True) == "value"
+    assert pg_digest_kind("bpchar", True) == "bytes"
+    for exact in ("int8", "bytea", "timestamptz", "uuid", "bool"):
+        assert pg_digest_kind(exact, True) == "value", exact
+
+
+def test_table_checksum_is_the_sum_of_its_buckets():
+    count, total = 5, (1 << 64) + 7
+    assert table_checksum({1: (2, 1 << 64), 9: (3, 7)}) == ("d%d-%x" % (count, total), count)
+    # PostgreSQL's digests are signed: a negative sum is taken modulo 2**128, as Server.checksum does.
+    assert table_checksum({0: (1, -1)})[0] == "d1-%x" % ((1 << 128) - 1)
+
+
+# information_schema.columns EXTRA values as MySQL 8.0 and MariaDB 10.11 write them
+MYSQL8_EXTRA = {
+    "DEFAULT_GENERATED": False,  # created_at DATETIME DEFAULT CURRENT_TIMESTAMP
+    "DEFAULT_GENERATED on update CURRENT_TIMESTAMP": False,
+    "auto_increment": False,
+    "VIRTUAL GENERATED": True,
+    "STORED GENERATED": True,
+    "": False,
+    None: False,
+}
+MARIADB_EXTRA = {"VIRTUAL GENERATED": True, "STORED GENERATED": True, "PERSISTENT GENERATED": True,
+                 "on update current_timestamp()": False}
+
+
+def test_mysql8_default_generated_is_no_generated_column():
+    for extra, generated in list(MYSQL8_EXTRA.items()) + list(MARIADB_EXTRA.items()):
+        assert mysql_generated(extra) is generated, extra
+
+
+def test_mysql8_is_told_from_mariadb_by_its_version_string():
+    from ansible_collections.wabiz.migration.plugins.module_utils._db import is_mysql8
+    assert is_mysql8("8.0.36")
+    assert is_mysql8("8.4.0-commercial")
+    assert not is_mysql8("5.7.44-log")
+    assert not is_mysql8("10.11.19-MariaDB-0+deb12u1")
+    assert not is_mysql8("5.5.5-10.6.12-MariaDB-log")  # what MariaDB says to old clients

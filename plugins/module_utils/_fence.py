@@ -1,0 +1,126 @@
+# -*- coding: utf-8 -*-
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The write fence: proof that nobody wrote to the source databases while a migration read them.
+
+Private to the collection. Stopping the old client's containers stops the writers the migration knows of; a
+node of the old setup on another host, a script or any other client would go on writing, and the new client
+would start on data that is already stale. The fence is raised before the first read of the source and checked
+after the last comparison: in between, no session other than the migration's own may be connected to the
+databases (from any host, as any user), and the server's write counters must not move. Nothing is written to
+the source: its databases are not switched to read-only (that is the operator's choice, not the migration's).
+
+Write counters: PostgreSQL counts inserted, updated and deleted rows per database (``pg_stat_database``; a
+backend hands its counts over when it ends, and one still connected is found as a session). MySQL/MariaDB count
+them per table in performance_schema where it is on (MySQL 8's default); else only for the whole server (rows
+written by handlers, schema statements), so that on a server shared with other applications their writes stop
+the migration too; the message says so.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import time
+
+# Sessions that go away within this time are connections closing (the old client's, the dump tools'), not
+# writers waiting.
+SETTLE_SECONDS = 3.0
+# Rows written to tables (MariaDB counts its internal temporary tables apart, as Handler_tmp_*) and schema
+# changes, for the whole server.
+MYSQL_COUNTERS = ('Handler_write', 'Handler_update', 'Handler_delete', 'Com_create_table', 'Com_alter_table',
+                  'Com_drop_table', 'Com_rename_table', 'Com_truncate', 'Com_create_index', 'Com_drop_index',
+                  'Com_create_db', 'Com_drop_db')
+
+
+class FenceBroken(Exception):
+    pass
+
+
+class WriteFence(object):
+    """``raise_()`` before the first read of ``databases`` on ``server``; ``check()`` after the last comparison.
+
+    ``server`` is the migration's own connection set: the sessions of it and of its siblings are not writers.
+    """
+
+    def __init__(self, server, databases):
+        self.server = server
+        self.databases = sorted(databases)
+        self.positions = None
+
+    def raise_(self):
+        self._no_sessions('before the copy was compared')
+        self.positions = self.read_positions()
+        return self.positions
+
+    def check(self):
+        self._no_sessions('while the copy was compared')
+        now = self.read_positions()
+        moved = sorted('%s %+d' % (name, value - self.positions.get(name, 0))
+                       for name, value in now.items() if self.positions.get(name) != value)
+        if moved:
+            scope = ('for the whole server, so writes to other databases on it count too'
+                     if any(name in MYSQL_COUNTERS for name in now) else 'per database')
+            raise FenceBroken(
+                'The old databases were written to while the migration compared them: %s (counted %s). A writer '
+                'other than the old client is still running against %s. Find and stop it, then re-run the '
+                'playbook: it resumes at this step and compares again; or run rollback.yml to bring the old '
+                'client back. The new client was not started.' % (', '.join(moved), scope, self.server.describe()))
+        return now
+
+    def _no_sessions(self, when):
+        deadline = time.time() + SETTLE_SECONDS
+        while True:
+            found = self.sessions()
+            if not found or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        if found:
+            raise FenceBroken(
+                'Sessions other than the migration\'s are connected to the old databases %s: %s. Each could write '
+                'to them after the copy is taken. Stop those clients (another node of the old setup, a script, a '
+                'second application), then re-run the playbook: it resumes at this step; or run rollback.yml to '
+                'bring the old client back. The new client was not started.' % (when, '; '.join(found)))
+
+    def sessions(self):
+        """Other sessions that are, or may be, on the databases: 'user@host (database, state)'."""
+        server = self.server
+        server.connection()  # opened first, so that its own session is among the migration's
+        own = sorted(server.session_ids)
+        if server.engine == 'pgsql':
+            rows = server.query(
+                "SELECT usename, COALESCE(host(client_addr), 'local socket'), client_port, datname, state "
+                "FROM pg_stat_activity WHERE backend_type = 'client backend' AND datname = ANY(%s) "
+                "AND NOT pid = ANY(%s) ORDER BY pid", (self.databases, own or [0]))
+        else:
+            # A session without a current database may still write to any of them: it counts too.
+            rows = server.query(
+                "SELECT user, host, '', db, command FROM information_schema.processlist "
+                "WHERE id NOT IN (%s) AND user NOT IN ('system user', 'event_scheduler', 'unauthenticated user') "
+                "AND command NOT IN ('Daemon', 'Binlog Dump', 'Binlog Dump GTID') AND (db IS NULL OR db IN (%s)) "
+                "ORDER BY id" % (', '.join(['%s'] * len(own or [0])), ', '.join(['%s'] * len(self.databases))),
+                list(own or [0]) + list(self.databases))
+        return ['%s@%s%s (database %s, %s)' % (user, host, ':%s' % port if port else '', db or 'none', state)
+                for user, host, port, db, state in rows]
+
+    def read_positions(self):
+        """{counter: value}: what moves when rows of the databases are written."""
+        server = self.server
+        if server.engine == 'pgsql':
+            server.query('SELECT pg_stat_clear_snapshot()')
+            rows = server.query('SELECT datname, tup_inserted, tup_updated, tup_deleted FROM pg_stat_database '
+                                'WHERE datname = ANY(%s)', (self.databases,))
+            out = {}
+            for dbname, inserted, updated, deleted in rows:
+                out.update({'%s rows inserted' % dbname: int(inserted), '%s rows updated' % dbname: int(updated),
+                            '%s rows deleted' % dbname: int(deleted)})
+            return out
+        if int(server.query('SELECT @@performance_schema')[0][0]):
+            rows = server.query('SELECT object_schema, object_name, count_insert, count_update, count_delete FROM '
+                                'performance_schema.table_io_waits_summary_by_table WHERE object_schema IN (%s)'
+                                % ', '.join(['%s'] * len(self.databases)), self.databases)
+            return dict(('%s.%s rows written' % (dbname, table), int(inserted) + int(updated) + int(deleted))
+                        for dbname, table, inserted, updated, deleted in rows)
+        rows = server.query('SHOW GLOBAL STATUS WHERE Variable_name IN (%s)' % ', '.join(['%s'] * len(MYSQL_COUNTERS)),
+                            MYSQL_COUNTERS)
+        return dict((name, int(value)) for name, value in rows)

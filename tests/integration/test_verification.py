@@ -1,0 +1,531 @@
+"""The verification matrix: changes planted to slip past a weaker check, on real MariaDB and PostgreSQL servers.
+
+Each engine gets two servers of its own, started here in different time zones (the old in America/New_York,
+with its DST change, the new in Asia/Kolkata). Every case is a database of its own: it is copied ahead, then a
+change is planted on the old server (as the old client, or a stray writer, would make it), then db_sync runs.
+The run must either leave the new side with exactly the old side's content, compared row by row by this test
+with its own queries (never the collection's digests), or fail before the new client would start, naming what
+is wrong.
+
+The cases are searched for as a reviewer would: where the check before this one (a sum of CRC-32 values on
+MySQL/MariaDB, of PostgreSQL's record hash) could be fooled, the test constructs rows that fool it and asserts,
+with that check's own SQL on both servers, that it sees no difference, so each case is a real trap and not a
+random edit.
+"""
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import zlib
+
+import pytest
+
+from labsupport import ROOT, ansible_playbook, free_port_base
+
+PLAYBOOK = os.path.join(ROOT, "tests", "integration", "playbooks", "verify.yml")
+PASSWORD = "verify-pw-5b1e"
+PREFIX = "vt_"
+ZONES = {"old": "America/New_York", "new": "Asia/Kolkata"}
+BUCKETS = 4096
+# The repeated hour of 2026-11-01 in New York: both instants read 01:30:00 there.
+DST_FIRST, DST_SECOND = "2026-11-01 05:30:00", "2026-11-01 06:30:00"
+
+
+class Pair:
+    """An old and a new server of one engine, and plain driver connections to them (the test's own)."""
+
+    def __init__(self, engine, workdir):
+        self.engine = engine
+        self.workdir = workdir
+        base = free_port_base()
+        offset = 306 if engine == "mysql" else 432
+        self.ports = {"old": base + offset, "new": base + 1000 + offset}
+        self.pids = {}
+        self.inventory = os.path.join(workdir, "inventory.yml")
+        with open(self.inventory, "w", encoding="utf-8") as handle:
+            json.dump({"all": {"hosts": {"localhost": {"ansible_connection": "local",
+                                                        "ansible_python_interpreter": sys.executable}}}}, handle)
+
+    def start(self):
+        from lablib import dbserver
+        for name in ("old", "new"):
+            datadir = self.datadir(name)
+            os.makedirs(os.path.dirname(datadir), mode=0o755)
+            start = dbserver.start_mariadb if self.engine == "mysql" else dbserver.start_postgres
+            self.pids[name] = start(datadir, self.ports[name], PASSWORD, time_zone=ZONES[name])
+
+    def stop(self):
+        from lablib import dbserver
+        for name, pid in self.pids.items():
+            dbserver.stop_server(self.engine, self.datadir(name), pid)
+
+    def datadir(self, name):
+        return os.path.join(self.workdir, name, "db")
+
+    def connect(self, name, dbname=None):
+        from lablib import dbserver
+        return dbserver.connect(self.engine, self.ports[name], PASSWORD, dbname)
+
+    def run(self, name, statements, dbname=None, params=None):
+        """Execute statements; returns the last one's rows (or None)."""
+        conn = self.connect(name, dbname)
+        try:
+            rows = None
+            with conn.cursor() as cur:
+                for statement in statements:
+                    cur.execute(statement, params)
+                    rows = cur.fetchall() if cur.description else None
+            return rows
+        finally:
+            conn.close()
+
+    def databases(self, name):
+        sql = ("SELECT schema_name FROM information_schema.schemata" if self.engine == "mysql" else
+               "SELECT datname FROM pg_database")
+        return sorted(r[0] for r in self.run(name, [sql]) if r[0].startswith(PREFIX))
+
+    def create_database(self, name, dbname, statements):
+        if dbname in self.databases(name):
+            self.run(name, ["DROP DATABASE %s" % dbname])
+        self.run(name, ["CREATE DATABASE %s" % dbname])
+        self.run(name, statements, dbname)
+
+    def exact_rows(self, name, dbname, table):
+        """Every row of a table, each value read so that any two different values read differently: this
+        test's own comparison, sorted, with no hashing."""
+        if self.engine == "pgsql":
+            # A record's text carries each value in full: numeric scale, citext case, -0, bytea, char padding.
+            statements = ["SET TimeZone = 'UTC'", "SET extra_float_digits = 3", "SET bytea_output = 'hex'",
+                          "SELECT t::text FROM %s t" % table]
+            return sorted(r[0] for r in self.run(name, statements, dbname))
+        columns = self.run(name, ["SELECT column_name, data_type FROM information_schema.columns WHERE "
+                                  "table_schema = %s AND table_name = %s ORDER BY ordinal_position"],
+                           params=(dbname, table))
+        select = []
+        for column, data_type in columns:
+            if data_type == "float":
+                select.append("CAST(`%s` AS DOUBLE)" % column)  # the driver reads FLOAT with 6 digits
+            elif data_type == "timestamp":
+                select.append("UNIX_TIMESTAMP(`%s`)" % column)  # the instant, whatever the session's zone
+            else:
+                select.append("HEX(`%s`)" % column)  # the bytes: case, trailing spaces, every byte value
+        return sorted(repr(r) for r in self.run(name, ["SELECT %s FROM `%s`" % (", ".join(select), table)], dbname))
+
+    def old_check_sums(self, name, dbname, table, key, columns):
+        """The bucket sums of the check before this one, by its own SQL: {bucket: (rows, sum)}."""
+        if self.engine == "mysql":
+            row_hash = "CRC32(CONCAT_WS(0x1f, %s, CONCAT(%s)))" % (
+                ", ".join("`%s`" % c for c in columns), ", ".join("ISNULL(`%s`)" % c for c in columns))
+            sql = "SELECT MOD(CRC32(`%s`), %d), COUNT(*), SUM(%s) FROM `%s` GROUP BY 1" % (key, BUCKETS, row_hash,
+                                                                                        table)
+        else:
+            sql = ("SELECT hashtext(t.%s::text) & %d, COUNT(*), SUM(hash_record_extended(t, 2)) FROM %s t GROUP BY 1"
+                   % (key, BUCKETS - 1, table))
+        return dict((r[0], (r[1], r[2])) for r in self.run(name, [sql], dbname))
+
+
+@pytest.fixture(scope="module", params=["mysql", "pgsql"], name="pair")
+def pair_fixture(request):
+    workdir = tempfile.mkdtemp(prefix="wabiz-verify-", dir="/var/tmp")
+    os.chmod(workdir, 0o755)  # PostgreSQL runs as user postgres
+    pair = Pair(request.param, workdir)
+    try:
+        pair.start()
+        yield pair
+    finally:
+        pair.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run(pair, work, phase, databases):
+    rc, output = ansible_playbook(PLAYBOOK, pair.inventory, "-e", json.dumps({
+        "phase": phase, "engine": pair.engine, "old_port": pair.ports["old"], "new_port": pair.ports["new"],
+        "password": PASSWORD, "databases": databases, "prefix": PREFIX, "work_dir": str(work)}))
+    assert rc == 0, output[-6000:]
+    assert PASSWORD not in output
+    with open(os.path.join(work, phase + ".json"), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+# Constructing rows that fool a sum of CRC-32 values ------------------------------------------------------
+def old_crc(values):
+    """The row hash of the check before this one, in Python: CRC32(CONCAT_WS(0x1f, values..., null pattern))."""
+    text = b"\x1f".join(v if isinstance(v, bytes) else str(v).encode() for v in values)
+    return zlib.crc32(text + b"\x1f" + b"0" * len(values))
+
+
+def same_bucket_keys(count, start):
+    """``count`` integer keys of one bucket of the old check (MOD(CRC32(key), 4096)), all of one length."""
+    by_bucket = {}
+    for key in range(start, start + 400000):
+        keys = by_bucket.setdefault(zlib.crc32(str(key).encode()) % BUCKETS, [])
+        keys.append(key)
+        if len(keys) == count:
+            return keys
+    raise AssertionError("no bucket with %d keys" % count)
+
+
+def crafted_pair(first, second, before, after):
+    """Rows (id, status, note) of one bucket whose CRC sum stays the same when their statuses go from
+    ``before`` to ``after`` (equal lengths): the second row's note is searched until it does. CRC-32 is linear,
+    so an equal-length edit at the same place changes both rows' CRC by one XOR mask, and the sum stays where
+    their bits under the mask are opposite."""
+    row1 = (first, before[0], "note-000000")
+    for attempt in range(1, 5000000):
+        row2 = (second, before[1], "note-%06d" % attempt)
+        edited = [(first, after[0], row1[2]), (second, after[1], row2[2])]
+        if sum(old_crc(r) for r in edited) == old_crc(row1) + old_crc(row2):
+            return row1, row2
+    raise AssertionError("no note found")
+
+
+# The cases -------------------------------------------------------------------------------------------
+class Case:
+    """One database: ``create`` before the copy ahead, ``plant`` after it. ``fools`` lists (table, key, columns)
+    whose difference the check before this one cannot see (asserted before the sync)."""
+
+    engines = ("mysql", "pgsql")
+    fools = ()
+    tables = ()
+
+    def __init__(self, pair):
+        self.pair = pair
+        self.dbname = PREFIX + self.name
+
+    def create(self):
+        raise NotImplementedError
+
+    def plant(self):
+        raise NotImplementedError
+
+
+class SameEditOnManyRows(Case):
+    """status 'sent' -> 'read' on six rows of one bucket, in pairs built to cancel in a CRC sum."""
+    name = "same_edit"
+    engines = ("mysql",)
+    tables = ("msgs",)
+    fools = (("msgs", "id", ("id", "status", "note")),)
+
+    def create(self):
+        keys = same_bucket_keys(6, 100000)
+        self.rows = []
+        for first, second in zip(keys[0::2], keys[1::2]):
+            self.rows.extend(crafted_pair(first, second, ("sent", "sent"), ("read", "read")))
+        self.pair.create_database("old", self.dbname, [
+            "CREATE TABLE msgs (id INT PRIMARY KEY, status VARCHAR(8), note VARCHAR(24))",
+            "INSERT INTO msgs SELECT seq, 'sent', CONCAT('note-', seq) FROM mysql.seq_1_to_2000"])
+        self.pair.run("old", ["INSERT INTO msgs VALUES %s" % ", ".join("(%d, '%s', '%s')" % r for r in self.rows)],
+                      self.dbname)
+        # The Python CRC is the server's.
+        crcs = self.pair.run("old", ["SELECT id, CRC32(CONCAT_WS(0x1f, id, status, note, CONCAT(ISNULL(id), "
+                                     "ISNULL(status), ISNULL(note)))) FROM msgs WHERE id >= 100000"], self.dbname)
+        assert dict(crcs) == dict((r[0], old_crc(r)) for r in self.rows)
+
+    def plant(self):
+        self.pair.run("old", ["UPDATE msgs SET status = 'read' WHERE id IN (%s)"
+                              % ", ".join(str(r[0]) for r in self.rows)], self.dbname)
+
+
+class ValuesSwapped(Case):
+    """Values swapped between two rows of one bucket. MySQL: equal-length statuses, the pair built as above;
+    PostgreSQL: the record hash is a weighted sum of column hashes, so a swap cancels (a pair is searched
+    for whose exact sums are equal)."""
+    name = "swap"
+    tables = ("t",)
+    fools = (("t", "id", ("id", "status", "note")),)
+
+    def create(self):
+        if self.pair.engine == "mysql":
+            first, second = same_bucket_keys(2, 300000)
+            row1, row2 = crafted_pair(first, second, ("sent", "read"), ("read", "sent"))
+            self.swap = (first, second)
+            self.pair.create_database("old", self.dbname, [
+                "CREATE TABLE t (id INT PRIMARY KEY, status VARCHAR(8), note VARCHAR(24))",
+                "INSERT INTO t SELECT seq, 'sent', CONCAT('n', seq) FROM mysql.seq_1_to_2000",
+                "INSERT INTO t VALUES (%d, '%s', '%s'), (%d, '%s', '%s')" % (row1 + row2)])
+            return
+        self.pair.create_database("old", self.dbname, [
+            "CREATE TABLE t (id INT PRIMARY KEY, status TEXT, note TEXT)",
+            "INSERT INTO t SELECT g, 'status ' || g, 'n' || g FROM generate_series(1, 4000) g"])
+        found = self.pair.run("old", [
+            "SELECT a.id, b.id FROM t a JOIN t b ON a.id < b.id AND hashtext(a.id::text) & 4095 = "
+            "hashtext(b.id::text) & 4095 WHERE hash_record_extended(a, 2)::numeric + hash_record_extended(b, 2) = "
+            "hash_record_extended(ROW(a.id, b.status, a.note)::t, 2)::numeric + "
+            "hash_record_extended(ROW(b.id, a.status, b.note)::t, 2) LIMIT 1"], self.dbname)
+        assert found, "no swap that the record hash sum misses"
+        self.swap = found[0]
+
+    def plant(self):
+        first, second = self.swap
+        self.pair.run("old", ["UPDATE t SET status = CASE id WHEN %d THEN (SELECT status FROM t WHERE id = %d) "
+                              "ELSE (SELECT status FROM t WHERE id = %d) END WHERE id IN (%d, %d)"
+                              % (first, second, first, first, second)]
+                      if self.pair.engine == "pgsql" else
+                      ["UPDATE t SET status = IF(status = 'sent', 'read', 'sent') WHERE id IN (%d, %d)"
+                       % (first, second)], self.dbname)
+
+
+class SeparatorAndEveryByte(Case):
+    """Binary values with every byte value; bytes moved across the old separator 0x1f between two columns."""
+    name = "bytes"
+    tables = ("blobs",)
+
+    def create(self):
+        if self.pair.engine == "mysql":
+            self.fools = (("blobs", "id", ("id", "a", "b")),)  # CONCAT_WS gives the same bytes before and after
+        blob = "BLOB" if self.pair.engine == "mysql" else "BYTEA"
+        self.pair.create_database("old", self.dbname, ["CREATE TABLE blobs (id INT PRIMARY KEY, a %s, b %s)"
+                                                        % (blob, blob)])
+        for key, (a, b) in enumerate([(bytes(range(256)), bytes(range(255, -1, -1))), (b"x\x1fy", b"z"),
+                                      (b"", None), (None, b""), (b"\x1f", b"\x1f\x1f")], start=1):
+            self.pair.run("old", ["INSERT INTO blobs VALUES (%s, %s, %s)"], self.dbname, (key, a, b))
+
+    def plant(self):
+        for key, a, b in ((2, b"x", b"y\x1fz"), (5, b"\x1f\x1f", b"\x1f")):
+            self.pair.run("old", ["UPDATE blobs SET a = %s, b = %s WHERE id = %s"], self.dbname, (a, b, key))
+
+
+class TimestampsAcrossZones(Case):
+    """TIMESTAMP values in New York's repeated hour, copied between servers in different zones; one row moved
+    from the first 01:30 to the second (the same text in New York)."""
+    name = "zones"
+    tables = ("ts",)
+
+    def create(self):
+        kind = "TIMESTAMP(6) NULL" if self.pair.engine == "mysql" else "TIMESTAMPTZ"
+        utc = "SET time_zone = '+00:00'" if self.pair.engine == "mysql" else "SET TimeZone = 'UTC'"
+        self.pair.create_database("old", self.dbname, [
+            "CREATE TABLE ts (id INT PRIMARY KEY, at %s, note VARCHAR(10))" % kind, utc,
+            "INSERT INTO ts VALUES (1, '%s', 'a'), (2, '%s', 'b'), (3, '2026-07-01 12:00:00.123456', 'c'), "
+            "(4, NULL, 'd'), (5, '%s', 'e')" % (DST_FIRST, DST_SECOND, DST_FIRST)])
+
+    def plant(self):
+        utc = "SET time_zone = '+00:00'" if self.pair.engine == "mysql" else "SET TimeZone = 'UTC'"
+        # The old server's own zone reads both instants as 01:30:00: a check that renders TIMESTAMP in the
+        # server's zone sees no change in row 5.
+        self.pair.run("old", [utc, "UPDATE ts SET note = 'changed' WHERE id IN (1, 2, 3)",
+                              "UPDATE ts SET at = '%s' WHERE id = 5" % DST_SECOND], self.dbname)
+        if self.pair.engine == "mysql":
+            rendered = self.pair.run("old", ["SELECT CONCAT(at) FROM ts WHERE id IN (1, 2, 5)"], self.dbname)
+            assert {r[0] for r in rendered} == {"2026-11-01 01:30:00.000000"}
+
+
+class FloatsBeyondTheirText(Case):
+    """FLOAT values that MariaDB's text shows alike (6 digits), DOUBLE neighbours, PostgreSQL's -0 (its hash
+    equals 0's) and float4 neighbours."""
+    name = "floats"
+    tables = ("f",)
+
+    def create(self):
+        self.fools = (("f", "id", ("id", "x", "y")),)  # 6-digit FLOAT text; the hash of -0 is 0's
+        if self.pair.engine == "mysql":
+            statements = ["CREATE TABLE f (id INT PRIMARY KEY, x FLOAT, y DOUBLE)",
+                          "INSERT INTO f VALUES (1, 1.0000001, 0.1), (2, 16777216, 1e308), (3, 0.5, -2.5)"]
+        else:
+            statements = ["CREATE TABLE f (id INT PRIMARY KEY, x REAL, y DOUBLE PRECISION)",
+                          "INSERT INTO f VALUES (1, 1.0000001, 0.0), (2, 16777216, 1e308), (3, 0.5, 'NaN')"]
+        self.pair.create_database("old", self.dbname, statements)
+
+    def plant(self):
+        if self.pair.engine == "mysql":
+            self.pair.run("old", ["UPDATE f SET x = 1.0000002 WHERE id = 1", "UPDATE f SET x = 16777218 WHERE id = 2"],
+                          self.dbname)
+        else:
+            self.pair.run("old", ["UPDATE f SET y = '-0' WHERE id = 1"], self.dbname)
+
+
+class CaseInsensitiveText(Case):
+    """Case-only changes and trailing spaces under case-insensitive collations (MariaDB _ci, PostgreSQL citext
+    and a nondeterministic ICU collation), keys included."""
+    name = "case"
+    tables = ("ci",)
+
+    def create(self):
+        if self.pair.engine == "mysql":
+            statements = ["CREATE TABLE ci (k VARCHAR(20) COLLATE utf8mb4_general_ci PRIMARY KEY, "
+                          "v VARCHAR(20) COLLATE utf8mb4_general_ci, c CHAR(8) COLLATE utf8mb4_general_ci)",
+                          "INSERT INTO ci VALUES ('key1', 'abc', 'x'), ('key2', 'abc', 'y'), ('key3', 'Abc', 'z')"]
+        else:
+            self.fools = (("ci", "k", ("k", "v", "w")),)
+            statements = ["CREATE EXTENSION citext",
+                          "CREATE COLLATION nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false)",
+                          "CREATE TABLE ci (k INT PRIMARY KEY, v CITEXT, w TEXT COLLATE nocase, c CHAR(8))",
+                          "INSERT INTO ci VALUES (1, 'abc', 'abc', 'x'), (2, 'abc', 'abc', 'y'), (3, 'Abc', 'Abc', 'z')"]
+        self.pair.create_database("old", self.dbname, statements)
+
+    def plant(self):
+        if self.pair.engine == "mysql":
+            self.pair.run("old", ["UPDATE ci SET v = 'ABC' WHERE k = 'key1'", "UPDATE ci SET v = 'abc ' WHERE k = 'key2'",
+                                  "UPDATE ci SET k = 'KEY3' WHERE k = 'key3'"], self.dbname)
+        else:
+            self.pair.run("old", ["UPDATE ci SET v = 'ABC', w = 'ABC' WHERE k = 1", "UPDATE ci SET w = 'aBc' WHERE k = 2"],
+                          self.dbname)
+
+
+class NumericScale(Case):
+    """numeric 1.5 -> 1.50 and 2 -> 2.000: equal as numbers (and hashes), different values."""
+    name = "scale"
+    engines = ("pgsql",)
+    tables = ("n",)
+    fools = (("n", "id", ("id", "v")),)
+
+    def create(self):
+        self.pair.create_database("old", self.dbname, ["CREATE TABLE n (id INT PRIMARY KEY, v NUMERIC)",
+                                                       "INSERT INTO n VALUES (1, 1.5), (2, 2), (3, 0.1)"])
+
+    def plant(self):
+        self.pair.run("old", ["UPDATE n SET v = 1.50 WHERE id = 1", "UPDATE n SET v = 2.000 WHERE id = 2"],
+                      self.dbname)
+
+
+class RowsMovedBetweenTables(Case):
+    """Rows moved between two tables of one shape, each table's row count kept."""
+    name = "moved"
+    tables = ("t1", "t2")
+
+    def create(self):
+        self.pair.create_database("old", self.dbname, [
+            "CREATE TABLE t1 (id INT PRIMARY KEY, v VARCHAR(10))", "CREATE TABLE t2 (id INT PRIMARY KEY, v VARCHAR(10))",
+            "INSERT INTO t1 VALUES (1, 'a'), (2, 'b'), (3, 'c')", "INSERT INTO t2 VALUES (4, 'd'), (5, 'e'), (6, 'f')"])
+
+    def plant(self):
+        self.pair.run("old", ["DELETE FROM t1 WHERE id = 2", "DELETE FROM t2 WHERE id = 5",
+                              "INSERT INTO t1 VALUES (5, 'e')", "INSERT INTO t2 VALUES (2, 'b')"], self.dbname)
+
+
+CASES = [SameEditOnManyRows, ValuesSwapped, SeparatorAndEveryByte, TimestampsAcrossZones, FloatsBeyondTheirText,
+         CaseInsensitiveText, NumericScale, RowsMovedBetweenTables]
+LATE = PREFIX + "late"
+
+
+def test_planted_changes_are_found_and_the_copy_ends_exact(pair, tmp_path):
+    cases = [case(pair) for case in CASES if pair.engine in case.engines]
+    for case in cases:
+        case.create()
+    for dbname in set(pair.databases("new")):
+        pair.run("new", ["DROP DATABASE %s" % dbname])
+    databases = [case.dbname for case in cases]
+    copied = run(pair, tmp_path, "copy", databases)
+    assert copied.get("restored"), copied
+
+    for case in cases:
+        case.plant()
+        for table in case.tables:
+            assert pair.exact_rows("old", case.dbname, table) != pair.exact_rows("new", case.dbname, table), \
+                (case.name, table)
+        for table, key, columns in case.fools:
+            # The trap is real: the check before this one sees nothing, on the servers' own SQL.
+            assert pair.old_check_sums("old", case.dbname, table, key, columns) == \
+                pair.old_check_sums("new", case.dbname, table, key, columns), (case.name, table)
+    # A client database created after the copy ahead.
+    pair.create_database("old", LATE, ["CREATE TABLE late (id INT PRIMARY KEY, v VARCHAR(10))",
+                                       "INSERT INTO late VALUES (1, 'late')"])
+
+    synced = run(pair, tmp_path, "sync", databases)
+    assert not synced.get("failed"), synced.get("msg")
+    assert synced["copied_whole"] == {LATE: "missing on the target"}, synced["copied_whole"]
+    assert synced["databases"] == sorted(databases + [LATE])
+    for case in cases:
+        changed = synced["synced"][case.dbname]["tables"]
+        assert set(changed) == set(case.tables), (case.name, changed)  # found by the digest, mended by rows
+    for case in cases:
+        for table in case.tables:
+            assert pair.exact_rows("new", case.dbname, table) == pair.exact_rows("old", case.dbname, table), \
+                (case.name, table)
+    assert pair.exact_rows("new", LATE, "late") == pair.exact_rows("old", LATE, "late")
+
+    # The backup after the cut-over compares content, not only row counts: an update after the stop is seen.
+    backup = run(pair, tmp_path, "backup", databases + [LATE])
+    assert not backup.get("failed"), backup.get("msg")
+    pair.run("old", ["UPDATE t1 SET v = 'z' WHERE id = 1"], PREFIX + "moved")
+    changed_since = run(pair, tmp_path, "backup", databases + [LATE])
+    assert changed_since.get("failed") and "%smoved.t1: checksum" % PREFIX in changed_since["msg"], changed_since
+
+
+def copied_ahead(pair, tmp_path, dbname):
+    pair.create_database("old", dbname, ["CREATE TABLE w (id INT PRIMARY KEY, v VARCHAR(10))",
+                                         "INSERT INTO w VALUES (1, 'a'), (2, 'b')"])
+    for name in pair.databases("new"):
+        pair.run("new", ["DROP DATABASE %s" % name])
+    assert run(pair, tmp_path, "copy", [dbname]).get("restored")
+    pair.run("old", ["UPDATE w SET v = 'c' WHERE id = 1"], dbname)
+
+
+def test_a_writer_still_connected_after_the_stop_stops_the_sync(pair, tmp_path):
+    dbname = PREFIX + "fence"
+    copied_ahead(pair, tmp_path, dbname)
+    for current in (dbname, None):
+        if current is None and pair.engine == "pgsql":
+            continue  # a PostgreSQL session is always in one database
+        writer = pair.connect("old", current)  # connected, idle: it could write at any moment
+        try:
+            refused = run(pair, tmp_path, "sync", [dbname])
+        finally:
+            writer.close()
+        assert refused.get("failed"), refused
+        assert "Sessions other than the migration's are connected" in refused["msg"], refused["msg"]
+        assert "root@127.0.0.1:" in refused["msg"] and "database %s" % (current or "none") in refused["msg"]
+        assert "The new client was not started" in refused["msg"]
+        assert pair.exact_rows("new", dbname, "w") != pair.exact_rows("old", dbname, "w")  # nothing copied
+    synced = run(pair, tmp_path, "sync", [dbname])  # the writer gone, a re-run completes
+    assert not synced.get("failed"), synced.get("msg")
+    assert pair.exact_rows("new", dbname, "w") == pair.exact_rows("old", dbname, "w")
+
+
+def test_a_writer_that_comes_and_goes_during_the_sync_is_caught(pair, tmp_path):
+    dbname = PREFIX + "comes"
+    copied_ahead(pair, tmp_path, dbname)
+    stop = threading.Event()
+    written = []
+
+    def write():
+        # A client on another host: connects, writes a row, disconnects, again and again.
+        number = 100
+        while not stop.is_set():
+            number += 1
+            pair.run("old", ["INSERT INTO w VALUES (%d, 'stray')" % number], dbname)
+            written.append(number)
+            time.sleep(0.005)
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    try:
+        caught = run(pair, tmp_path, "sync", [dbname])
+    finally:
+        stop.set()
+        thread.join()
+    assert written
+    assert caught.get("failed"), caught
+    assert ("were written to while the migration compared them" in caught["msg"] or
+            "Sessions other than the migration's are connected" in caught["msg"]), caught["msg"]
+    assert "The new client was not started" in caught["msg"]
+    synced = run(pair, tmp_path, "sync", [dbname])
+    assert not synced.get("failed"), synced.get("msg")
+    assert pair.exact_rows("new", dbname, "w") == pair.exact_rows("old", dbname, "w")
+
+
+def test_the_fence_counts_writes_of_a_client_that_has_already_gone(pair):
+    """The fence's own parts on the real servers: a client that connected, wrote and left between the fence's
+    two readings is no session any more; the write counters still show it."""
+    from ansible_collections.wabiz.migration.plugins.module_utils._db import Server
+    from ansible_collections.wabiz.migration.plugins.module_utils._fence import FenceBroken, WriteFence
+    dbname = PREFIX + "gone"
+    pair.create_database("old", dbname, ["CREATE TABLE w (id INT PRIMARY KEY, v VARCHAR(10))"])
+    server = Server(pair.engine, "127.0.0.1", pair.ports["old"], "root", PASSWORD)
+    try:
+        fence = WriteFence(server, [dbname])
+        fence.raise_()
+        pair.run("old", ["SELECT COUNT(*) FROM w"], dbname)  # a reader is no writer
+        assert fence.check() == fence.positions
+        pair.run("old", ["UPDATE w SET v = 'x' WHERE id = 0"], dbname)  # a statement that writes no row
+        assert fence.check() == fence.positions
+        pair.run("old", ["INSERT INTO w VALUES (1, 'gone')"], dbname)
+        with pytest.raises(FenceBroken, match="were written to while the migration compared them") as broken:
+            fence.check()
+        assert ("per database" if pair.engine == "pgsql" else "for the whole server") in str(broken.value)
+    finally:
+        server.close()

@@ -201,6 +201,28 @@ def small_disk(fault_lab):
 
 
 @ON_BOTH_ENGINES
+def test_second_writer_on_the_old_databases_stops_the_cut_over(fault_lab):
+    lab = fault_lab
+    # Another node of the old setup, or a script, connected as the client's own user: it could write at any
+    # moment, after the sync has read what it writes to.
+    writer = lab.db("old", lab.setup("old")["db_prefix"] + "wacore")
+    try:
+        rc, output = run(lab, "option2.yml")
+        assert rc != 0, output[-4000:]
+        failed_with_the_way_on(output, "copy_databases")
+        assert "Sessions other than the migration's are connected to the old databases" in output, output[-4000:]
+        assert "root@127.0.0.1:" in output and "The new client was not started" in output, output[-4000:]
+        assert "start_new" not in journal_of(lab)["steps"]
+    finally:
+        writer.close()
+    rc, output = run(lab, "rollback.yml")
+    assert rc == 0, output[-4000:]
+    lost = old_serves_with_everything(lab)
+    record_fault(lab, "a second writer connected to the old databases after the stop (option 2)",
+                 "write fence stopped it before the new client; rollback served", lost)
+
+
+@ON_BOTH_ENGINES
 def test_disk_fills_during_the_copy_ahead(fault_lab, small_disk):
     lab = fault_lab
     background = BackgroundPlaybook(lab, "option2.yml")

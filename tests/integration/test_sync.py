@@ -119,6 +119,9 @@ def test_sync_follows_every_kind_of_change(lab, tmp_path):
         assert copied["manifest"]["kind"] == "live" and copied["restored"]
 
         change(old, engine)
+        # As in a migration: the old client stopped, no other session on the source (the write fence).
+        lab.run("client", "down", "old")
+        old.close()
         synced = run(lab, tmp_path, "sync")
         assert set(synced["copied_whole"]) == {"synctest_loose", "synctest_schema"}, synced["copied_whole"]
         assert "no primary key" in synced["copied_whole"]["synctest_loose"]
@@ -131,6 +134,7 @@ def test_sync_follows_every_kind_of_change(lab, tmp_path):
             assert every_row(new, dbname) == every_row(old, dbname), dbname
         assert counter(new, engine) == counter(old, engine)
 
+        old.close()
         again = run(lab, tmp_path, "sync")  # idempotent: nothing left to copy
         assert again["copied_whole"] == {} and all(d["tables"] == {} for d in again["synced"].values())
 

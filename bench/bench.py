@@ -148,21 +148,41 @@ def measure_floor(lab, databases, work, repeat=1):
     return results
 
 
-def playbook_run(lab, playbook, *args):
+def playbook_run(lab, playbook, *args, collections=COLLECTIONS_PATH):
     """ansible-playbook on the lab's inventory, timed; returns (seconds, peak RSS in MB)."""
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH, ANSIBLE_NOCOLOR="1")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_NOCOLOR="1")
     inventory = os.path.join(lab.workdir, "inventory.yml")
     return timed([os.path.join(BIN, "ansible-playbook"), "-i", inventory, playbook] + list(args), env=env)
 
 
 # the collection -------------------------------------------------------------------------------------
-def run_option(lab, option):
+class Checkout:
+    """A checkout of the collection whose playbooks run: this one, or a baseline (``--baseline``)."""
+
+    def __init__(self, root, name):
+        self.root = root
+        self.name = name
+        self.collections = COLLECTIONS_PATH
+        self.tree = None
+        if root != ROOT:
+            self.tree = tempfile.mkdtemp(prefix="wabiz-baseline-", dir="/var/tmp")
+            os.makedirs(os.path.join(self.tree, "ansible_collections", "wabiz"))
+            os.symlink(root, os.path.join(self.tree, "ansible_collections", "wabiz", "migration"))
+            self.collections = "%s:%s" % (self.tree, os.path.join(ROOT, ".collections"))
+
+    def remove(self):
+        if self.tree:
+            shutil.rmtree(self.tree, ignore_errors=True)
+
+
+def run_option(lab, option, checkout):
     reset(lab)
     # The old client keeps taking messages until it is stopped, as in production: the copy ahead then has
     # something to catch up with in the downtime.
     traffic = Traffic(lab).start()
     try:
-        seconds, peak = playbook_run(lab, os.path.join(ROOT, "playbooks", "option%d.yml" % option))
+        seconds, peak = playbook_run(lab, os.path.join(checkout.root, "playbooks", "option%d.yml" % option),
+                                     collections=checkout.collections)
     finally:
         live = len(traffic.stop())
     with open(os.path.join(lab.workdir, "runs", "old-setup__new-setup-report.json"), encoding="utf-8") as handle:
@@ -172,8 +192,9 @@ def run_option(lab, option):
     result = {"downtime": report["downtime_seconds"], "copy": copy, "wall": round(seconds, 2), "live_messages": live,
               "peak_rss_mb": round(peak, 1), "steps": steps}
     result["overhead"] = round(result["downtime"] - copy, 2)
-    log("option %d: downtime %.1f s (copy and verify %.1f s), whole run %.1f s, peak RSS %.0f MB, %d messages "
-        "sent to the old client during the run" % (option, result["downtime"], copy, seconds, peak, live))
+    log("%s option %d: downtime %.1f s (copy and verify %.1f s), whole run %.1f s, peak RSS %.0f MB, %d messages "
+        "sent to the old client during the run" % (checkout.name, option, result["downtime"], copy, seconds, peak,
+                                                   live))
     return result
 
 
@@ -205,7 +226,7 @@ def median_run(runs):
     return dict(chosen, samples=[r["downtime"] for r in runs])
 
 
-def bench_engine(engine, size_mb, shards, options, repeat=1):
+def bench_engine(engine, size_mb, shards, options, repeat=1, baseline=None):
     log("%s: lab with %d shard(s), seeding about %d MB of messages" % (engine, shards, size_mb))
     lab = start_lab(engine, shards, messages=0)
     work = tempfile.mkdtemp(prefix="wabiz-bench-", dir="/var/tmp")
@@ -220,8 +241,20 @@ def bench_engine(engine, size_mb, shards, options, repeat=1):
                   "messages_mb": round(sum(s for d, s in databases.items() if "messages" in d) / 1e6, 1),
                   "floor": measure_floor(lab, databases, work, repeat), "repeat": repeat}
         result["floor_seconds"] = min(m["seconds"] for m in result["floor"].values())
+        current = Checkout(ROOT, "this checkout")
         for option in options:
-            result["option%d" % option] = median_run([run_option(lab, option) for dummy in range(repeat)])
+            if baseline is None:
+                result["option%d" % option] = median_run([run_option(lab, option, current)
+                                                          for dummy in range(repeat)])
+                continue
+            # Side by side on the same lab and data, in turns (which goes first alternates).
+            runs = {"option": [], "baseline": []}
+            for number in range(repeat):
+                turns = [("option", current), ("baseline", baseline)]
+                for key, checkout in (turns if number % 2 else turns[::-1]):
+                    runs[key].append(run_option(lab, option, checkout))
+            result["option%d" % option] = median_run(runs["option"])
+            result["baseline_option%d" % option] = median_run(runs["baseline"])
         result["peer"] = median_run([run_peer(lab, databases, work) for dummy in range(repeat)])
         return result
     finally:
@@ -230,9 +263,12 @@ def bench_engine(engine, size_mb, shards, options, repeat=1):
 
 
 def table(results, options):
+    baseline = any("baseline_option%d" % o in r for r in results for o in options)
     head = ["engine", "data MB", "floor s"] + ["option %d s" % o for o in options] + ["peer s"] + [
         "opt %d / floor" % o for o in options] + ["peer / opt %d" % o for o in options] + [
         "opt %d overhead s" % o for o in options]
+    if baseline:
+        head += ["baseline opt %d s" % o for o in options] + ["opt %d / baseline" % o for o in options]
     rows = []
     for r in results:
         rows.append([r["engine"], "%.0f" % r["data_mb"], "%.1f" % r["floor_seconds"]]
@@ -240,6 +276,10 @@ def table(results, options):
                     + ["%.2f" % (r["option%d" % o]["downtime"] / r["floor_seconds"]) for o in options]
                     + ["%.2f" % (r["peer"]["downtime"] / r["option%d" % o]["downtime"]) for o in options]
                     + ["%.1f" % r["option%d" % o]["overhead"] for o in options])
+        if baseline:
+            rows[-1] += (["%.1f" % r["baseline_option%d" % o]["downtime"] for o in options]
+                         + ["%.2f" % (r["option%d" % o]["downtime"] / r["baseline_option%d" % o]["downtime"])
+                            for o in options])
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
 
     def line(cells):
@@ -256,14 +296,22 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs of the floor, each option and the peer; the table shows medians (default 3)")
     parser.add_argument("--json", default=os.path.join(ROOT, "bench", "results.json"), help="where to write results")
+    parser.add_argument("--baseline", help="another checkout of the collection (a git worktree of an earlier commit): "
+                                           "its options run beside this one's on the same lab and data")
     args = parser.parse_args(argv)
     options = [int(o) for o in args.options.split(",")]
     engines = ("mysql", "pgsql") if args.engine == "both" else (args.engine,)
     if args.repeat < 1 or args.repeat % 2 == 0:
         parser.error("--repeat must be an odd number (the median of its runs is reported)")
-    results = [bench_engine(engine, args.size_mb, args.shards, options, args.repeat) for engine in engines]
+    baseline = Checkout(os.path.abspath(args.baseline), "baseline") if args.baseline else None
+    try:
+        results = [bench_engine(engine, args.size_mb, args.shards, options, args.repeat, baseline)
+                   for engine in engines]
+    finally:
+        if baseline:
+            baseline.remove()
     with open(args.json, "w", encoding="utf-8") as handle:
-        json.dump({"size_mb": args.size_mb, "shards": args.shards, "cpus": os.cpu_count(),
+        json.dump({"size_mb": args.size_mb, "shards": args.shards, "cpus": os.cpu_count(), "baseline": args.baseline,
                    "ru_maxrss_note": "peak RSS of the biggest single process a run started", "results": results},
                   handle, indent=2)
     print(table(results, options))

@@ -181,7 +181,10 @@ def expressions(server, table):
 
 
 def _only(bucket, buckets):
-    return ' WHERE %s IN (%s)' % (bucket, ', '.join(str(int(b)) for b in sorted(buckets))) if buckets else ''
+    """The WHERE clause that keeps ``buckets`` (None: every bucket)."""
+    if buckets is None:
+        return ''
+    return ' WHERE %s IN (%s)' % (bucket, ', '.join(str(int(b)) for b in sorted(buckets)))
 
 
 def bucket_sums(server, dbname, table, buckets=None):

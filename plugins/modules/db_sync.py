@@ -15,8 +15,8 @@ description:
     and O(wabiz.migration.db_dump#module:restore_to)), run once the source is still (its client stopped).
   - Raises a write fence first. No session other than the module's own may be connected to the source databases
     (from any host, as any user; a session with no current database counts on MySQL/MariaDB), and the source's
-    write counters are read (rows inserted, updated, deleted: per database on PostgreSQL, for the whole server on
-    MySQL/MariaDB). After the last comparison both are checked again; a session found, or a counter that moved,
+    write counters are read (rows inserted, updated and deleted, per database on PostgreSQL, per table on MySQL
+    with performance_schema on, else for the whole server). After the last comparison both are checked again; a session found, or a counter that moved,
     fails the module naming them, and the copy is not trusted. The source is not switched to read-only.
   - Reads every table on both servers as the row counts and digest sums of 4096 groups of rows (by primary key).
     A row's digest is 64 bits of MD5 (MySQL/MariaDB) or of a second hash round over the record hash (PostgreSQL)
@@ -29,8 +29,9 @@ description:
   - Before the module succeeds, every table of every database has been compared with the source by the strong
     digest, every group it wrote to has been compared again after its last write, and the write fence held.
     The target must have no other writer meanwhile (the new client is not started yet).
-  - A database is copied whole instead, with the dump tools as M(wabiz.migration.db_dump) does, and compared
-    table by table with the same digest, when it is missing on the target (one created since the copy ahead,
+  - A database is copied whole instead, with the dump tools as M(wabiz.migration.db_dump) does, then compared
+    like every other database and mended row by row where the tools fall short (MySQL/MariaDB dump tools write
+    FLOAT values with 6 digits), when it is missing on the target (one created since the copy ahead,
     with O(name_prefix)), its schema differs (columns, indexes, triggers, foreign keys, views, routines,
     sequences), a differing table has no primary key, or has triggers, foreign keys or generated columns, more
     than a quarter of a table's row groups changed, the target refused a copied row (a duplicate key), or the
@@ -153,7 +154,9 @@ manifest_path:
   returned: success, except in check mode
   type: str
 synced:
-  description: Per database brought up row by row, the tables that differed with the rows deleted and copied, and the counters set.
+  description:
+    - Per database brought up row by row, the tables that differed with the rows deleted and copied, and the counters set.
+    - A database copied whole appears here too where rows had to be mended after the copy.
   returned: success, except in check mode
   type: dict
   sample: {wamessages_0: {tables: {messages: {deleted: 3, copied: 41}}, counters: []}}

@@ -121,3 +121,42 @@ def test_mysql8_is_told_from_mariadb_by_its_version_string():
     assert not is_mysql8("5.7.44-log")
     assert not is_mysql8("10.11.19-MariaDB-0+deb12u1")
     assert not is_mysql8("5.5.5-10.6.12-MariaDB-log")  # what MariaDB says to old clients
+
+
+class RefusingTarget:
+    """A MySQL target whose inserts fail as on a duplicate key, and that still answers (it did not go away)."""
+
+    engine = "mysql"
+    quote = Server.quote
+
+    def __init__(self, answers=True):
+        self.answers = answers
+
+    def execute(self, sql, params=None, dbname=None):
+        pass
+
+    def executemany(self, sql, rows, dbname=None):
+        from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError
+        raise DbError("The mysql server failed: (1062, \"Duplicate entry 'x' for key 'u'\")")
+
+    def ping(self, dbname=None):
+        return self.answers
+
+
+class Source(RefusingTarget):
+    def table_name(self, dbname, schema, table):
+        return "`%s`.`%s`" % (dbname, table)
+
+    def query(self, sql, params=None, dbname=None):
+        return [(1, "x")]
+
+
+def test_a_refused_row_copies_the_database_whole_and_a_lost_server_fails_the_step():
+    import pytest
+    from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError
+    from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import RowsRefused, copy_rows
+    with pytest.raises(RowsRefused, match="Duplicate entry"):
+        copy_rows(Source(), RefusingTarget(), "db", table(), [], [(1,)])
+    # A target that no longer answers is no refused row: the step fails and a re-run resumes.
+    with pytest.raises(DbError):
+        copy_rows(Source(), RefusingTarget(answers=False), "db", table(), [], [(1,)])

@@ -46,9 +46,9 @@ class Pair:
         self.ports = {"old": base + offset, "new": base + 1000 + offset}
         self.pids = {}
         self.inventory = os.path.join(workdir, "inventory.yml")
+        localhost = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
         with open(self.inventory, "w", encoding="utf-8") as handle:
-            json.dump({"all": {"hosts": {"localhost": {"ansible_connection": "local",
-                                                        "ansible_python_interpreter": sys.executable}}}}, handle)
+            json.dump({"all": {"hosts": {"localhost": localhost}}}, handle)
 
     def start(self):
         from lablib import dbserver
@@ -120,8 +120,8 @@ class Pair:
         if self.engine == "mysql":
             row_hash = "CRC32(CONCAT_WS(0x1f, %s, CONCAT(%s)))" % (
                 ", ".join("`%s`" % c for c in columns), ", ".join("ISNULL(`%s`)" % c for c in columns))
-            sql = "SELECT MOD(CRC32(`%s`), %d), COUNT(*), SUM(%s) FROM `%s` GROUP BY 1" % (key, BUCKETS, row_hash,
-                                                                                        table)
+            sql = "SELECT MOD(CRC32(`%s`), %d), COUNT(*), SUM(%s) FROM `%s` GROUP BY 1" % (
+                key, BUCKETS, row_hash, table)
         else:
             sql = ("SELECT hashtext(t.%s::text) & %d, COUNT(*), SUM(hash_record_extended(t, 2)) FROM %s t GROUP BY 1"
                    % (key, BUCKETS - 1, table))
@@ -278,8 +278,8 @@ class SeparatorAndEveryByte(Case):
         if self.pair.engine == "mysql":
             self.fools = (("blobs", "id", ("id", "a", "b")),)  # CONCAT_WS gives the same bytes before and after
         blob = "BLOB" if self.pair.engine == "mysql" else "BYTEA"
-        self.pair.create_database("old", self.dbname, ["CREATE TABLE blobs (id INT PRIMARY KEY, a %s, b %s)"
-                                                        % (blob, blob)])
+        self.pair.create_database("old", self.dbname,
+                                  ["CREATE TABLE blobs (id INT PRIMARY KEY, a %s, b %s)" % (blob, blob)])
         for key, (a, b) in enumerate([(bytes(range(256)), bytes(range(255, -1, -1))), (b"x\x1fy", b"z"),
                                       (b"", None), (None, b""), (b"\x1f", b"\x1f\x1f")], start=1):
             self.pair.run("old", ["INSERT INTO blobs VALUES (%s, %s, %s)"], self.dbname, (key, a, b))

@@ -190,6 +190,17 @@ def ansible_playbook(playbook, inventory, *args, env=None):
     return result.returncode, result.stdout
 
 
+def inventory_with(lab, name, new_host_vars):
+    """The lab's inventory with the new host's variables changed, written beside it as inventory-<name>.yml."""
+    with open(os.path.join(lab.workdir, "inventory.yml"), encoding="utf-8") as handle:
+        inventory = json.load(handle)
+    inventory["all"]["children"]["new"]["hosts"]["new-setup"].update(new_host_vars)
+    path = os.path.join(lab.workdir, "inventory-%s.yml" % name)
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
+        json.dump(inventory, handle)
+    return path
+
+
 def databases(lab, name):
     """The client's databases on a setup's server (by the lab's prefix)."""
     srv = lab.server(name)

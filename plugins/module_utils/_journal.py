@@ -19,7 +19,7 @@ import time
 
 ARGUMENT_SPEC = dict(
     path=dict(type='path', required=True),
-    state=dict(type='str', default='read', choices=['open', 'begin', 'done', 'event', 'report', 'close', 'read']),
+    state=dict(type='str', default='read', choices=['open', 'lock', 'begin', 'done', 'event', 'report', 'close', 'read']),
     migration=dict(type='dict'), step=dict(type='str'), event=dict(type='str'),
     info=dict(type='dict', default={}))
 REQUIRED_IF = [('state', 'open', ('migration',)), ('state', 'begin', ('step',)), ('state', 'done', ('step',)),
@@ -164,6 +164,9 @@ def apply(params, check_mode):
         journal = journal or {'migration': wanted, 'order': [], 'steps': {}, 'events': {}}
     elif journal is None:
         raise JournalError('No journal at %s: open it first' % path)
+    elif state == 'lock':
+        if not check_mode:
+            take_lock(lock_path)
     elif state in ('begin', 'done'):
         step = journal['steps'].get(params['step'])
         if state == 'begin' and (step is None or step.get('finished') is None):

@@ -102,6 +102,14 @@ server_version:
   description: The server's version string.
   returned: success
   type: str
+identity:
+  description:
+    - Names the server itself, wherever it is reached from (loopback addresses and ports repeat across hosts),
+      as C(mysql:<hostname>:<port>:<datadir>) or C(pgsql:<system identifier>).
+    - Two setups whose identities are equal use one database server.
+  returned: success
+  type: str
+  sample: "pgsql:7441394517718823104"
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -125,11 +133,12 @@ def main():
                 ' without %s' % ', '.join(params['exclude']) if params['exclude'] else ''))
         databases = dict((name, server.inventory(name, params['row_counts'], params['checksums'])) for name in names)
         version = server.version()
+        identity = server.identity()
     except DbError as exc:
         module.fail_json(msg=str(exc))
     finally:
         server.close()
-    module.exit_json(changed=False, names=names, databases=databases, server_version=version,
+    module.exit_json(changed=False, names=names, databases=databases, server_version=version, identity=identity,
                      total_size_bytes=sum(d['size_bytes'] for d in databases.values()))
 
 

@@ -33,13 +33,15 @@ options:
         and has steps begun (a journal without steps, left by a refused run, is replaced). A journal whose
         migration was rolled back (event C(rolled_back)) is renamed to C(<path without .json>.rolled-back-<time>.json)
         and a new one begun, since after a rollback the old client serves again and no step it records still holds.
+      - V(lock) takes the lock of an existing journal without changing it (a rollback), and fails like V(open)
+        while another live C(ansible-playbook) holds it.
       - V(begin) and V(done) record the start and the end of O(step).
       - V(event) records O(event) once (a re-run keeps the first time).
       - V(report) writes the downtime report and returns it.
       - V(close) releases the lock.
       - V(read) only reads.
     type: str
-    choices: [open, begin, done, event, report, close, read]
+    choices: [open, lock, begin, done, event, report, close, read]
     default: read
   migration:
     description: With O(state=open), what this migration is (the option and the two hosts).

@@ -14,8 +14,9 @@ import time
 
 import pytest
 
-from labsupport import (BackgroundPlaybook, ProcessWatch, ROOT, ansible_playbook, checksums, databases, journal_of,
-                        leaks, messages, record_fault, rows, stale_credentials, start_lab, step_state, stop_lab)
+from labsupport import (BackgroundPlaybook, ProcessWatch, ROOT, ansible_playbook, checksums, databases, inventory_with,
+                        journal_of, leaks, messages, record_fault, rows, stale_credentials, start_lab, step_state,
+                        stop_lab)
 
 # The run that copies everything in the downtime, as without a copy ahead (and with wabiz_transfer=file).
 NO_COPY_AHEAD = ("-e", "wabiz_copy_ahead=false")
@@ -36,16 +37,6 @@ def fault_lab(request, docker_engine):  # pylint: disable=unused-argument
 def run(lab, playbook, *extra, inventory=None):
     return ansible_playbook(os.path.join(ROOT, "playbooks", playbook),
                             inventory or os.path.join(lab.workdir, "inventory.yml"), *extra)
-
-
-def inventory_with(lab, name, new_host_vars):
-    with open(os.path.join(lab.workdir, "inventory.yml"), encoding="utf-8") as handle:
-        inventory = json.load(handle)
-    inventory["all"]["children"]["new"]["hosts"]["new-setup"].update(new_host_vars)
-    path = os.path.join(lab.workdir, "inventory-%s.yml" % name)
-    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
-        json.dump(inventory, handle)
-    return path
 
 
 def new_serves_with_everything(lab):
@@ -297,13 +288,18 @@ def test_bad_image_tag_refused_before_downtime(fault_lab):
 def test_two_migrations_at_once(fault_lab):
     lab = fault_lab
     first, second = BackgroundPlaybook(lab, "option2.yml"), BackgroundPlaybook(lab, "option2.yml")
+    # A rollback started meanwhile takes the same lock: refused, and the migration goes on.
+    first.wait_until(lambda: journal_of(lab) and journal_of(lab)["order"], "the first step")
+    rc, output = run(lab, "rollback.yml")
+    assert rc != 0 and "Another migration of these setups is running" in output, output[-4000:]
     results = sorted([first.finish(), second.finish()], key=lambda result: result[0])
     (rc_won, output_won), (rc_lost, output_lost) = results
     assert rc_won == 0, output_won[-4000:]
     assert rc_lost != 0 and "Another migration of these setups is running" in output_lost, output_lost[-4000:]
     lost = new_serves_with_everything(lab)
     assert_old_untouched(lab, checksums(lab, "old"))  # as the winner's dump recorded them
-    record_fault(lab, "two runs at once (option 2)", "second refused by the lock; first completed", lost)
+    record_fault(lab, "two runs at once, and a rollback meanwhile (option 2)",
+                 "second run and rollback refused by the lock; first completed", lost)
 
 
 # Killed inside a step (every step boundary is covered by test_options): (engine, shards, option, extra

@@ -2,7 +2,10 @@
 
 import os
 
-from labsupport import ROOT, ansible_playbook, checksums, databases, leaks, leaks_in_work_dirs, start_lab, stop_lab
+import json
+
+from labsupport import (ROOT, ansible_playbook, checksums, databases, inventory_with, journal_of, leaks,
+                        leaks_in_work_dirs, start_lab, stop_lab)
 
 import pytest
 
@@ -62,3 +65,35 @@ def test_drop_waits_checks_and_confirms(migrated):
     assert leaks(lab, output) == [] and leaks_in_work_dirs(lab) == [], "secrets in the output or work directories"
     assert databases(lab, "old") == []
     lab.client("new").wait_health(timeout=30)
+
+
+@pytest.mark.parametrize("engine", ["mysql", "pgsql"])
+def test_drop_refuses_the_database_the_new_client_kept(engine, docker_engine):  # pylint: disable=unused-argument
+    """Option 3 where only the client moves: the old database server is the new client's. The drop refuses with
+    no extra variable, by the journal's record of the variant, and by the servers' identities where the record
+    says nothing (a journal of an earlier version)."""
+    lab = start_lab(engine, 0, messages=300)
+    try:
+        lab.run("inventory")
+        old = lab.setup("old")
+        inventory = inventory_with(lab, "stays", {"wa_db_port": old["db_port"], "wa_db_password": old["db_password"],
+                                                  "wa_db_name_prefix": old["db_prefix"]})
+        rc, output = ansible_playbook(playbook("option3.yml"), inventory, "-e", "wabiz_database_stays=true")
+        assert rc == 0, output[-3000:]
+        names = databases(lab, "old")
+        drop = ("-e", "wabiz_drop_force=true", "-e", "wabiz_drop_confirm=" + ",".join(sorted(names)))
+        rc, output = ansible_playbook(playbook("drop_old_database.yml"), inventory, *drop)
+        assert rc != 0 and "the new client uses these databases" in output, output[-3000:]
+        assert databases(lab, "old") == names
+
+        journal_path = os.path.join(lab.workdir, "runs", "old-setup__new-setup.json")
+        journal = journal_of(lab)
+        del journal["migration"]["database_stays"]
+        with open(journal_path, "w", encoding="utf-8") as handle:
+            json.dump(journal, handle)
+        rc, output = ansible_playbook(playbook("drop_old_database.yml"), inventory, *drop)
+        assert rc != 0 and "is the one the new client uses" in output, output[-3000:]
+        assert databases(lab, "old") == names
+        lab.client("new").wait_health(timeout=30)
+    finally:
+        stop_lab(lab)

@@ -26,7 +26,7 @@ lab = lab_fixture(TOPOLOGIES)
 
 
 # Module-scoped fixtures: the tests that use one (a shared lab, an installed tarball) stay together.
-SHARED_FIXTURES = {"lab", "installed"}
+SHARED_FIXTURES = {"lab", "installed", "pair"}
 
 
 def pytest_collection_modifyitems(items):

@@ -245,6 +245,11 @@ def journal_of(lab):
         return None
 
 
+def lock_path(lab):
+    """The lock of the old setup as the playbooks take it, on the old host (the lab's old backup directory)."""
+    return os.path.join(lab.workdir, "old", "backups", "wabiz-migration-%s.lock" % lab.setup("old")["project"])
+
+
 def step_state(lab, step):
     """None (not begun), "begun" or "done"."""
     journal = journal_of(lab)
@@ -253,15 +258,21 @@ def step_state(lab, step):
     return "done" if journal["steps"][step].get("finished") is not None else "begun"
 
 
+CONTAINER = ["unshare", "--pid", "--fork", "--mount-proc"]
+
+
 class BackgroundPlaybook:
     """ansible-playbook running in its own session, so a test can act at a moment of the journal or kill it."""
 
-    def __init__(self, lab, playbook, *args, inventory=None):
+    def __init__(self, lab, playbook, *args, inventory=None, container=False):
         self.output_path = tempfile.mkstemp(prefix="run-", suffix=".log", dir=lab.workdir)[1]
         inventory = inventory or os.path.join(lab.workdir, "inventory.yml")
         self.tmpdir = run_tmpdir(inventory)
-        command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory,
-                   os.path.join(ROOT, "playbooks", playbook)] + list(args)
+        # ``container``: in a PID namespace of its own, as an AWX job's container is (another controller, as far
+        # as any other run can see: its processes are invisible from outside).
+        command = (CONTAINER if container else []) + [
+            os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory,
+            os.path.join(ROOT, "playbooks", playbook)] + list(args)
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH, ANSIBLE_NOCOLOR="1",
                    ANSIBLE_FORCE_COLOR="0", ANSIBLE_RETRY_FILES_ENABLED="0", TMPDIR=run_tmpdir(inventory))
         with open(self.output_path, "wb") as output:
@@ -379,13 +390,15 @@ def leaks_in_work_dirs(lab_instance):
 
     The dump's data files are left out on purpose: they are the old databases themselves (the waweb table of
     tokens among them), kept 0600 in a 0700 directory as the backup the operator asked for; so are those of
-    the databases the sync copied whole.
+    the databases the sync copied whole, and, after a rollback, the new databases' dump and those the carry-back
+    copied whole.
     """
     found = []
     for top in [os.path.join(lab_instance.workdir, "runs")] + [
             os.path.join(lab_instance.workdir, side, "backups") for side in ("old", "new")]:
         for directory, _subdirs, files in os.walk(top):
-            if any(os.path.basename(directory) == d or "/%s/" % d in directory + "/" for d in ("dump", "sync")):
+            if any(os.path.basename(directory) == d or "/%s/" % d in directory + "/"
+                   for d in ("dump", "sync", "rollback-dump", "carry-back")):
                 files = [f for f in files if f in ("manifest.json", ".wabiz-dump")]
             for name in files:
                 with open(os.path.join(directory, name), encoding="utf-8", errors="replace") as handle:

@@ -43,10 +43,21 @@ class WriteFence(object):
     ``server`` is the migration's own connection set: the sessions of it and of its siblings are not writers.
     """
 
-    def __init__(self, server, databases):
+    # What a failure says, by whose databases the source holds: the old client's in a migration, the new
+    # client's when a rollback carries its writes back.
+    WAY_ON = {
+        'old': ('old', 'Another node of the old setup, a script, a second application',
+                'then re-run the playbook: it resumes at this step and compares again; or run rollback.yml to bring '
+                'the old client back. The new client was not started.'),
+        'new': ('new', 'A container of the new client left running, a script, a second application',
+                'then run rollback.yml again. The old client was not started.'),
+    }
+
+    def __init__(self, server, databases, source_client='old'):
         self.server = server
         self.databases = sorted(databases)
         self.positions = None
+        self.side, self.suspects, self.way_on = self.WAY_ON[source_client]
 
     def raise_(self):
         self._no_sessions('before the copy was compared')
@@ -62,10 +73,9 @@ class WriteFence(object):
             scope = ('for the whole server, so writes to other databases on it count too'
                      if any(name in MYSQL_COUNTERS for name in now) else 'per database')
             raise FenceBroken(
-                'The old databases were written to while the migration compared them: %s (counted %s). A writer '
-                'other than the old client is still running against %s. Find and stop it, then re-run the '
-                'playbook: it resumes at this step and compares again; or run rollback.yml to bring the old '
-                'client back. The new client was not started.' % (', '.join(moved), scope, self.server.describe()))
+                'The %s databases were written to while the migration compared them: %s (counted %s). A writer '
+                'is still running against %s (%s?). Find and stop it, %s'
+                % (self.side, ', '.join(moved), scope, self.server.describe(), self.suspects.lower(), self.way_on))
         return now
 
     def _no_sessions(self, when):
@@ -77,10 +87,9 @@ class WriteFence(object):
             time.sleep(0.2)
         if found:
             raise FenceBroken(
-                'Sessions other than the migration\'s are connected to the old databases %s: %s. Each could write '
-                'to them after the copy is taken. Stop those clients (another node of the old setup, a script, a '
-                'second application), then re-run the playbook: it resumes at this step; or run rollback.yml to '
-                'bring the old client back. The new client was not started.' % (when, '; '.join(found)))
+                'Sessions other than the migration\'s are connected to the %s databases %s: %s. Each could write '
+                'to them after the copy is taken. Stop those clients (%s), %s'
+                % (self.side, when, '; '.join(found), self.suspects.lower(), self.way_on))
 
     def sessions(self):
         """Other sessions that are, or may be, on the databases: 'user@host (database, state)'."""

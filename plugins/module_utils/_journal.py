@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: wabiz.migration contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The migration journal: its file, its lock and the downtime report.
+"""The migration journal: its file and the downtime report.
 
 Shared by the journal module and its action plugin, which runs it in the controller's own process: the journal
 lives on the controller, and a dozen journal writes sit inside the downtime window, where a module's start-up
@@ -12,14 +12,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
-import fcntl
 import json
 import os
 import time
 
 ARGUMENT_SPEC = dict(
     path=dict(type='path', required=True),
-    state=dict(type='str', default='read', choices=['open', 'lock', 'begin', 'done', 'event', 'report', 'close', 'read']),
+    state=dict(type='str', default='read', choices=['open', 'begin', 'done', 'event', 'report', 'read']),
     migration=dict(type='dict'), step=dict(type='str'), event=dict(type='str'),
     info=dict(type='dict', default={}))
 REQUIRED_IF = [('state', 'open', ('migration',)), ('state', 'begin', ('step',)), ('state', 'done', ('step',)),
@@ -27,7 +26,7 @@ REQUIRED_IF = [('state', 'open', ('migration',)), ('state', 'begin', ('step',)),
 
 
 class JournalError(Exception):
-    """A journal operation that must not go on (another run holds the lock, another migration's journal)."""
+    """A journal operation that must not go on (another migration's journal, a step never begun)."""
 
 
 def iso(epoch):
@@ -48,55 +47,6 @@ def save(path, journal):
         handle.flush()
         os.fsync(handle.fileno())
     os.rename(tmp, path)
-
-
-def playbook_pid():
-    """The ansible-playbook (or ansible-runner) process this module runs under, walking up the parents."""
-    pid, found = os.getpid(), None
-    while pid > 1:
-        try:
-            with open('/proc/%d/cmdline' % pid, 'rb') as handle:
-                cmdline = handle.read().replace(b'\0', b' ')
-            with open('/proc/%d/stat' % pid) as handle:
-                parent = int(handle.read().rsplit(')', 1)[1].split()[1])
-        except (IOError, OSError, ValueError, IndexError):
-            break
-        if b'ansible-playbook' in cmdline or b'ansible-runner' in cmdline:
-            found = pid
-        pid = parent
-    return found
-
-
-def lock_holder(lock_path):
-    """The live process holding the lock, or None when there is no lock or its holder is gone."""
-    try:
-        with open(lock_path) as handle:
-            holder = json.load(handle)
-    except (IOError, OSError, ValueError):
-        return None
-    pid = holder.get('pid')
-    if pid and os.path.exists('/proc/%d' % pid) and pid != playbook_pid():
-        return holder
-    return None
-
-
-def take_lock(lock_path):
-    """Record this run as the lock's holder unless a live run holds it.
-
-    Two runs started at once must not both see a free lock: the check and the write happen under an exclusive
-    flock of a guard file beside the lock, so one of them waits and then finds the other's record.
-    """
-    with open(os.open(lock_path + '.guard', os.O_WRONLY | os.O_CREAT, 0o600), 'w') as guard:
-        fcntl.flock(guard.fileno(), fcntl.LOCK_EX)
-        holder = lock_holder(lock_path)
-        if holder:
-            raise JournalError('Another migration of these setups is running (ansible-playbook pid %s on %s, since '
-                               '%s). Wait for it to finish; the lock is %s.'
-                               % (holder['pid'], holder.get('host'), holder.get('since'), lock_path))
-        record = {'pid': playbook_pid(), 'host': os.uname()[1], 'since': iso(time.time())}
-        with open(os.open(lock_path + '.tmp', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'w') as handle:
-            json.dump(record, handle)
-        os.rename(lock_path + '.tmp', lock_path)
 
 
 def set_aside(path, journal):
@@ -135,7 +85,6 @@ def report(journal):
 def apply(params, check_mode):
     """Carry out one journal operation; returns the module result. Raises JournalError."""
     path, state = params['path'], params['state']
-    lock_path = path + '.lock'
     journal = load(path)
     changed = False
     now = time.time()
@@ -156,7 +105,6 @@ def apply(params, check_mode):
             directory = os.path.dirname(path)
             if directory and not os.path.isdir(directory):
                 os.makedirs(directory, 0o700)
-            take_lock(lock_path)
             if journal is None:
                 journal = {'migration': wanted, 'created': iso(now), 'order': [], 'steps': {}, 'events': {}}
                 save(path, journal)
@@ -164,9 +112,6 @@ def apply(params, check_mode):
         journal = journal or {'migration': wanted, 'order': [], 'steps': {}, 'events': {}}
     elif journal is None:
         raise JournalError('No journal at %s: open it first' % path)
-    elif state == 'lock':
-        if not check_mode:
-            take_lock(lock_path)
     elif state in ('begin', 'done'):
         step = journal['steps'].get(params['step'])
         if state == 'begin' and (step is None or step.get('finished') is None):
@@ -191,10 +136,6 @@ def apply(params, check_mode):
         result['report_path'] = base + '-report.json'
         if not check_mode:
             save(result['report_path'], result['report'])
-    elif state == 'close':
-        # Lock bookkeeping is not a change of the migration: a finished run re-run reports no change.
-        if not check_mode and os.path.exists(lock_path) and not lock_holder(lock_path):
-            os.unlink(lock_path)
 
     if changed and state in ('begin', 'done', 'event') and not check_mode:
         save(path, journal)

@@ -98,10 +98,33 @@ options:
     description: Databases worked on at the same time.
     type: int
     default: 2
+  schema_differs:
+    description:
+      - What to do with a database whose schema differs on the two servers. V(copy_whole) replaces it on the
+        target by a copy of the source's. V(fail) fails before anything is written, naming the databases (as a
+        rollback carrying the new client's writes back does, since the old client cannot read a schema a newer client
+        migrated).
+    type: str
+    choices: [copy_whole, fail]
+    default: copy_whole
+  source_client:
+    description:
+      - Whose databases the source holds, for what a failure says (which client was not started, the way on):
+        the old client's in a migration, the new client's when a rollback carries its writes back.
+    type: str
+    choices: [old, new]
+    default: old
+  expect:
+    description:
+      - A manifest of M(wabiz.migration.db_dump) taken of the source before (a dump kept for the record). The
+        source's tables as the sync finds them (row counts, checksums) must equal it, proving the dump holds the
+        state that was carried over; else the module fails after its work, naming the tables.
+    type: path
 attributes:
   check_mode:
     support: full
-    details: Checks that both servers answer and hold the databases; compares and copies nothing.
+    details: Checks that both servers answer and hold the databases, and with O(schema_differs=fail) compares
+      their schemas; compares and copies no rows.
   diff_mode:
     support: none
 extends_documentation_fragment:
@@ -165,12 +188,18 @@ copied_whole:
   returned: success, except in check mode
   type: dict
   sample: {waweb: "table tokens differs and has no primary key"}
+schema_differences:
+  description: With O(schema_differs=fail), the databases whose schema differs (the module then failed).
+  returned: failure
+  type: list
+  elements: str
 seconds:
   description: Wall-clock seconds of the comparison, the row copies, the whole copies and the final verification.
   returned: success, except in check mode
   type: dict
 '''
 
+import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -181,8 +210,8 @@ from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import (
     BUCKETS, MAX_DIFFERING_BUCKETS, PG_SESSION, RowsRefused, counters, database_shape, sync_counters, sync_rows,
     table_checksum, table_sums)
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import (
-    Credentials, Endpoint, ToolError, Transfer, WorkLock, choose_tools, files_of, parallel, prepare_dest,
-    write_manifest)
+    Credentials, Endpoint, ToolError, Transfer, WorkLock, choose_tools, compare, files_of, parallel, prepare_dest,
+    read_manifest, write_manifest)
 from ansible_collections.wabiz.migration.plugins.module_utils._fence import FenceBroken, WriteFence
 
 
@@ -246,6 +275,8 @@ def main():
         exclude=dict(type='list', elements='str', default=[]), dest=dict(type='path', required=True),
         method=dict(type='str', default='auto', choices=['auto', 'mydumper', 'mysqldump', 'pg_dump']),
         jobs=dict(type='int', default=2), lock_timeout=dict(type='int', default=900),
+        schema_differs=dict(type='str', default='copy_whole', choices=['copy_whole', 'fail']),
+        expect=dict(type='path'), source_client=dict(type='str', default='old', choices=['old', 'new']),
         target=dict(type='dict', required=True, options=target_options()))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            required_one_of=[('databases', 'name_prefix')])
@@ -263,10 +294,23 @@ def main():
             raise ToolError('the target is the source server %s: a migration never writes to its source'
                             % source.describe())
         present = set(target.databases()) & set(databases)
+        if params['schema_differs'] == 'fail':
+            # On connections of their own, closed at once: a database copied whole is dropped on the target.
+            shapes = (source.sibling(), target.sibling())
+            try:
+                differing = [d for d in sorted(present)
+                             if database_shape(shapes[0], d)[0] != database_shape(shapes[1], d)[0]]
+            finally:
+                for server in shapes:
+                    server.close()
+            if differing:
+                module.fail_json(msg='The schema of %s differs between the source %s and the target %s; nothing was '
+                                     'written.' % (', '.join(differing), source.describe(), target.describe()),
+                                 schema_differences=differing)
         if module.check_mode:
             module.exit_json(changed=True, plan=dict(databases=databases, on_target=sorted(present)))
         work_lock.acquire()
-        fence = WriteFence(source, databases)
+        fence = WriteFence(source, databases, params['source_client'])
         fence.raise_()
         prepare_dest(params['dest'])
         seconds = {}
@@ -320,6 +364,13 @@ def main():
                     synced[dbname] = {'tables': result['synced'], 'counters': result['counters']}
         # The verdict stands only if nothing wrote to the source from the first read to the last comparison.
         positions = fence.check()
+        if params['expect']:
+            expected = read_manifest(os.path.dirname(params['expect']), os.path.basename(params['expect']))
+            problems = compare(expected['databases'], record, ('in %s' % params['expect'], 'on the source now'))
+            if problems:
+                module.fail_json(msg='The target is up to date with the source, but the dump %s does not hold the '
+                                     'source\'s state: %s' % (params['expect'], '; '.join(problems)),
+                                 problems=problems)
         manifest = dict(kind='sync', engine=params['engine'], databases=record, files=files, synced=synced,
                         copied_whole=whole, created=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
                         source=dict(host=source.host, port=source.port, version=source.version(),

@@ -8,14 +8,14 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 module: journal
-short_description: The journal of a migration, its lock, and its downtime report
+short_description: The journal of a migration and its downtime report
 version_added: 0.1.0
 description:
   - Keeps a JSON journal of the steps of one migration (which option, from which setup to which, each
     step's start and end), so that a re-run after a failure resumes where it stopped and a re-run of a
     finished migration changes nothing.
-  - Holds a lock next to the journal while a migration runs, so a second migration against the same
-    setups refuses to start.
+  - Runs under the lock of the old setup (M(wabiz.migration.setup_lock)), taken before the journal is opened,
+    so only one run writes a journal at a time.
   - Records the moments downtime starts and ends and writes the downtime report.
   - The journal is a file on the controller. An action plugin of the same name runs it in the controller's
     process (no module start-up inside the downtime window), whatever host the task runs for.
@@ -23,25 +23,21 @@ author:
   - wabiz.migration maintainers (@wabiz)
 options:
   path:
-    description: The journal file. The lock is C(<path>.lock); the report C(<path without .json>-report.json).
+    description: The journal file; the report C(<path without .json>-report.json).
     type: path
     required: true
   state:
     description:
-      - V(open) takes the lock and creates or reads the journal; it fails when another live
-        C(ansible-playbook) holds the lock, or when the journal belongs to another option or other setups
+      - V(open) creates or reads the journal; it fails when the journal belongs to another option or other setups
         and has steps begun (a journal without steps, left by a refused run, is replaced). A journal whose
         migration was rolled back (event C(rolled_back)) is renamed to C(<path without .json>.rolled-back-<time>.json)
         and a new one begun, since after a rollback the old client serves again and no step it records still holds.
-      - V(lock) takes the lock of an existing journal without changing it (a rollback), and fails like V(open)
-        while another live C(ansible-playbook) holds it.
       - V(begin) and V(done) record the start and the end of O(step).
       - V(event) records O(event) once (a re-run keeps the first time).
       - V(report) writes the downtime report and returns it.
-      - V(close) releases the lock.
       - V(read) only reads.
     type: str
-    choices: [open, lock, begin, done, event, report, close, read]
+    choices: [open, begin, done, event, report, read]
     default: read
   migration:
     description: With O(state=open), what this migration is (the option and the two hosts).
@@ -66,7 +62,7 @@ attributes:
     support: none
   check_mode:
     support: full
-    details: Reads the journal and reports what would be recorded; writes nothing and takes no lock.
+    details: Reads the journal and reports what would be recorded; writes nothing.
   diff_mode:
     support: none
   platform:

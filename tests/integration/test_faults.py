@@ -7,6 +7,7 @@ reads them). The outcome of each case goes into the matrix printed at the end of
 
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -15,8 +16,8 @@ import time
 import pytest
 
 from labsupport import (BackgroundPlaybook, ProcessWatch, ROOT, ansible_playbook, checksums, databases, inventory_with,
-                        journal_of, leaks, messages, record_fault, rows, stale_credentials, start_lab, step_state,
-                        stop_lab)
+                        journal_of, leaks, lock_path, messages, record_fault, rows, stale_credentials, start_lab,
+                        step_state, stop_lab)
 
 # The run that copies everything in the downtime, as without a copy ahead (and with wabiz_transfer=file).
 NO_COPY_AHEAD = ("-e", "wabiz_copy_ahead=false")
@@ -287,23 +288,33 @@ def test_bad_image_tag_refused_before_downtime(fault_lab):
 @ON_BOTH_ENGINES
 def test_two_migrations_at_once(fault_lab):
     lab = fault_lab
-    first, second = BackgroundPlaybook(lab, "option2.yml"), BackgroundPlaybook(lab, "option2.yml")
+    # Two controllers: the second has its own work directory (its own journal) and runs in a PID namespace of
+    # its own, as an AWX job does; neither can see the other's processes. The lock on the old host excludes them.
+    first = BackgroundPlaybook(lab, "option2.yml")
+    second = BackgroundPlaybook(lab, "option2.yml", "-e", "wabiz_work_dir=%s/runs-elsewhere" % lab.workdir,
+                                container=True)
     # A rollback started meanwhile takes the same lock: refused, and the migration goes on. (Either run may be
     # the one that holds the lock.)
+    lock = lock_path(lab)
     deadline = time.time() + 180
-    while not (journal_of(lab) or {}).get("order"):
-        assert time.time() < deadline, "no run began a step"
+    while not os.path.exists(lock):
+        assert time.time() < deadline, "no run took the lock"
         time.sleep(0.05)
     rc, output = run(lab, "rollback.yml")
-    assert rc != 0 and "Another migration of these setups is running" in output, output[-4000:]
+    assert rc != 0 and "Another run holds the lock of this setup: option 2 of old-setup -> new-setup from controller " in output, output[-4000:]
     results = sorted([first.finish(), second.finish()], key=lambda result: result[0])
     (rc_won, output_won), (rc_lost, output_lost) = results
     assert rc_won == 0, output_won[-4000:]
-    assert rc_lost != 0 and "Another migration of these setups is running" in output_lost, output_lost[-4000:]
+    assert rc_lost != 0 and "Another run holds the lock of this setup: option 2 of old-setup -> new-setup from controller " in output_lost, output_lost[-4000:]
+    # The refusal names the other run: its journal, its controller and process, and (seen from the other
+    # namespace) how to release it if it were gone.
+    assert "ansible-playbook pid" in output_lost and "journal " in output_lost, output_lost[-4000:]
+    assert "wabiz_lock_release=" in output_lost, output_lost[-4000:]
+    assert not os.path.exists(lock), "the winner kept the lock after it finished"
     lost = new_serves_with_everything(lab)
     assert_old_untouched(lab, checksums(lab, "old"))  # as the winner's dump recorded them
-    record_fault(lab, "two runs at once, and a rollback meanwhile (option 2)",
-                 "second run and rollback refused by the lock; first completed", lost)
+    record_fault(lab, "two controllers at once (own work dirs, PID namespaces), and a rollback meanwhile (option 2)",
+                 "second run and rollback refused by the lock on the old host; first completed", lost)
 
 
 # Killed inside a step (every step boundary is covered by test_options): (engine, shards, option, extra
@@ -351,7 +362,8 @@ def test_controller_killed_inside_a_step(fault_lab, case):
 def test_machine_crash_inside_stop_old(fault_lab):
     lab = fault_lab
     running = len(lab.container_ids("old"))
-    background = BackgroundPlaybook(lab, "option2.yml")
+    # The run that crashes is a container's (an AWX job's): its lock cannot be judged from this controller.
+    background = BackgroundPlaybook(lab, "option2.yml", container=True)
     background.wait_until(lambda: step_state(lab, "stop_old") == "begun" and len(lab.container_ids("old")) < running,
                           "the first old container stopped")
     background.kill(crash=True)
@@ -360,8 +372,11 @@ def test_machine_crash_inside_stop_old(fault_lab):
     assert step_state(lab, "stop_old") == "begun"
     left = len(lab.container_ids("old"))
     rc, output = run(lab, "option2.yml")
+    assert rc != 0 and "whether the run still goes cannot be seen from here" in output, output[-4000:]
+    lock_id = re.search(r"wabiz_lock_release=([0-9a-f]+)", output).group(1)
+    rc, output = run(lab, "option2.yml", "-e", "wabiz_lock_release=" + lock_id)
     assert rc == 0, output[-4000:]
     assert lab.container_ids("old") == {}
     lost = new_serves_with_everything(lab)
     record_fault(lab, "machine crashed inside stop_old, %d of %d old containers still running" % (left, running),
-                 "re-run finished the stop and resumed to success", lost)
+                 "lock released by its id; re-run finished the stop and resumed to success", lost)

@@ -1,11 +1,11 @@
 """After the cut-over: rollback brings the old setup back; the old databases are dropped only as the guide says."""
 
-import os
-
 import json
+import os
+import time
 
-from labsupport import (ROOT, ansible_playbook, checksums, databases, inventory_with, journal_of, leaks,
-                        leaks_in_work_dirs, start_lab, stop_lab)
+from labsupport import (ROOT, Traffic, ansible_playbook, checksums, databases, inventory_with, journal_of, leaks,
+                        leaks_in_work_dirs, loose_files, rows, start_lab, stop_lab)
 
 import pytest
 
@@ -23,29 +23,54 @@ def migrated(request, docker_engine):  # pylint: disable=unused-argument
     stop_lab(instance)
 
 
+# What the clients accepted from their users: messages, contacts, API users.
+CLIENT_DATA = {"messages", "contacts", "users"}
+
+
 def playbook(name):
     return os.path.join(ROOT, "playbooks", name)
 
 
-@pytest.mark.parametrize("migrated", [("mysql", 2)], indirect=True, ids=["mysql-2shards-option2"])
-def test_rollback_brings_the_old_setup_back(migrated):
+@pytest.mark.parametrize("migrated", [("mysql", 2), ("pgsql", 3)], indirect=True,
+                         ids=["mysql-2shards-option2", "pgsql-single-option3"])
+def test_rollback_after_the_cut_over_carries_the_new_clients_messages_back(migrated):
     lab, inventory = migrated
     old_before = checksums(lab, "old")
+    # The new client accepts messages before the rollback and while it runs, until the rollback stops it.
+    traffic = Traffic(lab, "new").start()
+    time.sleep(3)
     rc, output = ansible_playbook(playbook("rollback.yml"), inventory, "-vvv")
+    accepted = traffic.stop()
     assert rc == 0, output[-3000:]
+    assert "was carried back into the old databases" in output, output[-3000:]
     assert leaks(lab, output) == [] and leaks_in_work_dirs(lab) == [], "secrets in the output or work directories"
+    assert loose_files(lab) == [], "the kept dump is not private"
+    assert accepted, "the new client accepted no message before the rollback"
     old = lab.client("old")
     old.wait_health(timeout=30, shards=lab.setup("old")["shards"] or None)
     settings = old.call("GET", "/v1/settings/application")["settings"]["application"]
     assert settings["webhooks"]["url"] == lab.state["webhook_url"]  # the webhook the migration turned off
     assert old.request("GET", "/v1/health", token=lab.state["api_user_token"]).status_code == 200
     assert lab.container_ids("new") == {}  # the new client is stopped
-    # No message or contact is missing on the side that serves again.
-    after = checksums(lab, "old")
+    # Every database the migration copied went back to the old server row for row as the new client left it:
+    # the carry-back's record of the old databases (verified equal to the source by db_sync) equals the new
+    # databases, stopped since. On the old server now, the client's data equals them too (the old client has
+    # since written its own runtime tables: heartbeats, lease, shard map, webhook deliveries, a login's token).
+    copied = journal_of(lab)["steps"]["copy_databases"]["info"]["databases"]
+    now_old, now_new = checksums(lab, "old"), checksums(lab, "new")
+    with open(os.path.join(lab.workdir, "new", "backups", "carry-back", "manifest.json"), encoding="utf-8") as handle:
+        assert {d: t["tables"] for d, t in json.load(handle)["databases"].items()} == {d: now_new[d] for d in copied}
+    for dbname in copied:
+        for table in CLIENT_DATA & set(now_new[dbname]):
+            assert now_old[dbname][table] == now_new[dbname][table], (dbname, table)
+    carried = {row[0] for d in copied if "wamessages" in d for row in rows(lab, "old", d, "messages")}
+    assert set(accepted) <= carried
     for dbname, tables in old_before.items():
-        for table in ("messages", "contacts"):
-            if table in tables:
-                assert after[dbname][table] == tables[table], (dbname, table)
+        assert set(tables) <= set(now_old[dbname])
+        assert tables.get("messages", {}).get("rows", 0) <= now_old[dbname].get("messages", {}).get("rows", 0)
+    kept = os.path.join(lab.workdir, "new", "backups", "rollback-dump", "manifest.json")
+    with open(kept, encoding="utf-8") as handle:
+        assert {d: t["tables"] for d, t in json.load(handle)["databases"].items()} == {d: now_new[d] for d in copied}
 
 
 @pytest.mark.parametrize("migrated", [("pgsql", 3)], indirect=True, ids=["pgsql-single-option3"])
@@ -53,14 +78,21 @@ def test_drop_waits_checks_and_confirms(migrated):
     lab, inventory = migrated
     names = databases(lab, "old")
     confirm = ",".join(sorted(names))
-    rc, output = ansible_playbook(playbook("drop_old_database.yml"), inventory, "-e", "wabiz_drop_confirm=" + confirm)
+    # The lab's client databases have no prefix: generic names, refused until confirmed as this client's.
+    rc, output = ansible_playbook(playbook("drop_old_database.yml"), inventory, "-e", "wabiz_drop_force=true",
+                                  "-e", "wabiz_drop_confirm=" + confirm)
+    assert rc != 0 and "wa_db_name_prefix of the old setup is empty" in output, output[-3000:]
+    assert databases(lab, "old") == names
+    rc, output = ansible_playbook(playbook("drop_old_database.yml"), inventory, "-e", "wabiz_drop_unprefixed=true",
+                                  "-e", "wabiz_drop_confirm=" + confirm)
     assert rc != 0 and "less than 14" in output, output[-3000:]
     rc, output = ansible_playbook(playbook("drop_old_database.yml"), inventory, "-e", "wabiz_drop_force=true",
-                                  "-e", "wabiz_drop_confirm=" + confirm.replace(",", ",x", 1))
+                                  "-e", "wabiz_drop_unprefixed=true", "-e",
+                                  "wabiz_drop_confirm=" + confirm.replace(",", ",x", 1))
     assert rc != 0 and "confirm must be exactly" in output and "nothing was dropped" in output, output[-3000:]
     assert databases(lab, "old") == names
     rc, output = ansible_playbook(playbook("drop_old_database.yml"), inventory, "-e", "wabiz_drop_force=true",
-                                  "-e", "wabiz_drop_confirm=" + confirm, "-vvv")
+                                  "-e", "wabiz_drop_unprefixed=true", "-e", "wabiz_drop_confirm=" + confirm, "-vvv")
     assert rc == 0, output[-3000:]
     assert leaks(lab, output) == [] and leaks_in_work_dirs(lab) == [], "secrets in the output or work directories"
     assert databases(lab, "old") == []
@@ -81,7 +113,8 @@ def test_drop_refuses_the_database_the_new_client_kept(engine, docker_engine):  
         rc, output = ansible_playbook(playbook("option3.yml"), inventory, "-e", "wabiz_database_stays=true")
         assert rc == 0, output[-3000:]
         names = databases(lab, "old")
-        drop = ("-e", "wabiz_drop_force=true", "-e", "wabiz_drop_confirm=" + ",".join(sorted(names)))
+        drop = ("-e", "wabiz_drop_force=true", "-e", "wabiz_drop_unprefixed=true",
+                "-e", "wabiz_drop_confirm=" + ",".join(sorted(names)))
         rc, output = ansible_playbook(playbook("drop_old_database.yml"), inventory, *drop)
         assert rc != 0 and "the new client uses these databases" in output, output[-3000:]
         assert databases(lab, "old") == names

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from labsupport import ROOT, ansible_playbook, lab_fixture, leaks
+from labsupport import ROOT, ansible_playbook, lab_fixture, leaks, lock_path
 
 lab = lab_fixture([("mysql", 2), ("pgsql", 0)], messages=100)
 
@@ -150,7 +150,8 @@ def test_check_mode_prints_the_plan_and_changes_nothing(ready, option):
         names = [row[0] for row in cur.fetchall() if row[0] not in system]
     conn.close()
     assert names == []
-    assert journal_state(ready) == journal_files  # neither journal nor lock written
+    assert journal_state(ready) == journal_files  # no journal written
+    assert not os.path.exists(lock_path(ready))
 
 
 def journal_state(lab):

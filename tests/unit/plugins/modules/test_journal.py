@@ -1,9 +1,8 @@
-"""journal: steps, events, the report, the lock, and journals of other migrations."""
+"""journal: steps, events, the report, and journals of other migrations."""
 
 import json
 import os
 
-from ansible_collections.wabiz.migration.plugins.module_utils import _journal
 from ansible_collections.wabiz.migration.plugins.modules import journal
 
 MIGRATION = {"option": 2, "old": "old-host", "new": "new-host"}
@@ -34,18 +33,6 @@ def test_another_migration_is_refused_only_once_it_has_steps(run_module, tmp_pat
     run_module(journal, {"path": path, "state": "begin", "step": "stage_new"})
     refused = run_module(journal, {"path": path, "state": "open", "migration": MIGRATION})
     assert refused["failed"] and "belongs to another migration" in refused["msg"]
-
-
-def test_a_live_holder_keeps_the_lock(run_module, tmp_path, monkeypatch):
-    path = str(tmp_path / "j.json")
-    with open(path + ".lock", "w", encoding="utf-8") as handle:
-        json.dump({"pid": 1, "host": "h", "since": "then"}, handle)  # pid 1 is always alive
-    monkeypatch.setattr(_journal, "playbook_pid", lambda: 12345)
-    refused = run_module(journal, {"path": path, "state": "open", "migration": MIGRATION})
-    assert refused["failed"] and "Another migration of these setups is running" in refused["msg"]
-    with open(path + ".lock", "w", encoding="utf-8") as handle:
-        json.dump({"pid": 2 ** 22 + 7, "host": "h", "since": "then"}, handle)  # no such process: stale
-    assert not run_module(journal, {"path": path, "state": "open", "migration": MIGRATION})["failed"]
 
 
 def test_check_mode_writes_nothing(run_module, tmp_path):

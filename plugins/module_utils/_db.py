@@ -10,6 +10,7 @@ Private to the collection. Drivers: PyMySQL and psycopg2 (psycopg2-binary) on th
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import re
 import traceback
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
@@ -61,11 +62,39 @@ def target_options():
     """Suboptions of a second server a module writes into (db_dump's restore_to, db_sync's target)."""
     return dict(login_host=dict(type='str', default='127.0.0.1'), login_port=dict(type='int', required=True),
                 login_user=dict(type='str', default='root'),
-                login_password=dict(type='str', required=True, no_log=True))
+                login_password=dict(type='str', required=True, no_log=True), name_prefix=dict(type='str'))
 
 
 class DbError(Exception):
     pass
+
+
+# What the copy tools' name filters can rewrite safely, and what a client prefix plus its names ever are.
+SIMPLE_NAME = re.compile(r'^[A-Za-z0-9_]+$')
+
+
+def target_names(databases, source_prefix, target_prefix):
+    """{source database: its name on the target}. The client's databases are its prefix (WA_DB_NAME_PREFIX) and
+    a fixed name: on a target whose client has another prefix, each keeps its name after the prefix.
+
+    Without a target prefix, or with the source's, every database keeps its name. Raises DbError for a database
+    that does not have the source prefix or a name the tools cannot be made to rename.
+    """
+    if target_prefix is None or target_prefix == source_prefix:
+        return dict((d, d) for d in databases)
+    if source_prefix is None:
+        raise DbError('a target name_prefix needs the source\'s name_prefix, to know what to replace')
+    names = {}
+    for dbname in databases:
+        renamed = target_prefix + dbname[len(source_prefix):]
+        if not dbname.startswith(source_prefix):
+            raise DbError('%s does not start with the source prefix %r: it cannot be given the target prefix %r'
+                          % (dbname, source_prefix, target_prefix))
+        if not (SIMPLE_NAME.match(dbname) and SIMPLE_NAME.match(renamed)):
+            raise DbError('%s -> %s: only names of letters, digits and _ are copied under another name'
+                          % (dbname, renamed))
+        names[dbname] = renamed
+    return names
 
 
 class Server(object):

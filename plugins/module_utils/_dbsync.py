@@ -240,45 +240,49 @@ class RowsRefused(Exception):
     """The target refused a copied row (a duplicate key, a value out of range): the database is copied whole."""
 
 
-def copy_rows(source, target, dbname, table, stale, wanted):
-    """Delete ``stale`` keys on the target, then copy the ``wanted`` rows from the source."""
+def copy_rows(source, target, dbname, table, stale, wanted, target_db=None):
+    """Delete ``stale`` keys on the target, then copy the ``wanted`` rows from the source.
+
+    ``target_db``: the database's name on the target where it differs (a client with another prefix)."""
+    target_db = target_db or dbname
     name = source.table_name(dbname, table.schema, table.name)
+    target_name = target.table_name(target_db, table.schema, table.name)
     columns = ', '.join(source.quote(c) for c in table.columns)
     # MySQL/MariaDB send FLOAT values as text of 6 digits (and so do their dump tools): read through DOUBLE,
     # they arrive exact.
     selected = ', '.join('CAST(%s AS DOUBLE)' % source.quote(c) if kind == 'double' else source.quote(c)
                          for c, kind in table.digest_columns) if source.engine == 'mysql' else columns
     for batch in _batches(stale):
-        target.execute('DELETE FROM %s WHERE %s' % (name, _key_condition(target, table, len(batch))), _flat(batch),
-                       dbname=dbname)
+        target.execute('DELETE FROM %s WHERE %s' % (target_name, _key_condition(target, table, len(batch))),
+                       _flat(batch), dbname=target_db)
     for batch in _batches(wanted):
         select = 'SELECT %s FROM %s WHERE %s' % (selected, name, _key_condition(source, table, len(batch)))
         try:
             if source.engine == 'mysql':
                 rows = source.query(select, _flat(batch), dbname=dbname)
                 if rows:
-                    target.executemany('INSERT INTO %s (%s) VALUES (%s)' % (name, columns, ', '.join(
-                        ['%s'] * len(table.columns))), rows, dbname=dbname)
+                    target.executemany('INSERT INTO %s (%s) VALUES (%s)' % (target_name, columns, ', '.join(
+                        ['%s'] * len(table.columns))), rows, dbname=target_db)
             else:
                 # COPY's text format carries every PostgreSQL type exactly; a batch is at most BATCH rows.
                 buffer = io.BytesIO()
                 source.copy_out('COPY (%s) TO STDOUT' % source.mogrify(select, _flat(batch), dbname), buffer, dbname)
                 buffer.seek(0)
-                target.copy_in('COPY %s (%s) FROM STDIN' % (name, columns), buffer, dbname)
+                target.copy_in('COPY %s (%s) FROM STDIN' % (target_name, columns), buffer, target_db)
         except DbError as exc:
-            if not (source.ping(dbname) and target.ping(dbname)):
+            if not (source.ping(dbname) and target.ping(target_db)):
                 raise  # a server went away: the step fails, a re-run resumes
             raise RowsRefused(str(exc))
 
 
-def table_sums(source, target, dbname, table):
+def table_sums(source, target, dbname, table, target_db=None):
     """({bucket: (rows, digest sum)} of the source, of the target), read on both servers at once."""
     sums = parallel(2, {'source': lambda: bucket_sums(source, dbname, table),
-                        'target': lambda: bucket_sums(target, dbname, table)})
+                        'target': lambda: bucket_sums(target, target_db or dbname, table)})
     return sums['source'], sums['target']
 
 
-def sync_rows(source, target, dbname, table, want, have):
+def sync_rows(source, target, dbname, table, want, have, target_db=None):
     """Copy the rows of the buckets that differ, then compare those buckets again.
 
     Rows go into buckets by primary key, so the other buckets were not touched. After the copy the target's
@@ -288,11 +292,12 @@ def sync_rows(source, target, dbname, table, want, have):
     differing = set(b for b in set(want) | set(have) if want.get(b) != have.get(b))
     if len(differing) > MAX_DIFFERING_BUCKETS:
         return None
+    target_db = target_db or dbname
     digests = parallel(2, {'source': lambda: row_digests(source, dbname, table, differing),
-                           'target': lambda: row_digests(target, dbname, table, differing)})
+                           'target': lambda: row_digests(target, target_db, table, differing)})
     stale, wanted = differing_keys(digests['source'], digests['target'])
-    copy_rows(source, target, dbname, table, stale, wanted)
-    again = bucket_sums(target, dbname, table, differing)
+    copy_rows(source, target, dbname, table, stale, wanted, target_db)
+    again = bucket_sums(target, target_db, table, differing)
     verified = again == dict((b, want[b]) for b in differing if b in want)
     return {'deleted': len(stale), 'copied': len(wanted), 'verified': verified}
 
@@ -312,18 +317,19 @@ def counters(server, dbname):
     return out
 
 
-def sync_counters(source, target, dbname):
+def sync_counters(source, target, dbname, target_db=None):
     """Set the target's counters to the source's where they differ; returns the names set."""
-    wanted, have = counters(source, dbname), counters(target, dbname)
+    target_db = target_db or dbname
+    wanted, have = counters(source, dbname), counters(target, target_db)
     changed = []
     for name, value in sorted(wanted.items()):
         if have.get(name) == value:
             continue
         if source.engine == 'mysql':
             # InnoDB takes the larger of this and the highest id + 1, so it never goes below the rows.
-            target.execute('ALTER TABLE %s AUTO_INCREMENT = %d' % (target.table_name(dbname, None, name), value),
-                           dbname=dbname)
+            target.execute('ALTER TABLE %s AUTO_INCREMENT = %d' % (target.table_name(target_db, None, name), value),
+                           dbname=target_db)
         else:
-            target.query('SELECT setval(%s::regclass, %s, %s)', (name, value[0], value[1]), dbname=dbname)
+            target.query('SELECT setval(%s::regclass, %s, %s)', (name, value[0], value[1]), dbname=target_db)
         changed.append(name)
     return changed

@@ -304,12 +304,12 @@ def read_manifest(directory, name=MANIFEST):
         raise ToolError('%s is not a readable dump manifest: %s' % (path, exc))
 
 
-def compare(expected, found, sides=('on the source', 'after the restore')):
+def compare(expected, found, sides=('on the source', 'after the restore'), names=None):
     """Differences between the manifest's databases and a fresh inventory of the target, as sentences that
-    name the two ``sides``."""
+    name the two ``sides``. ``names``: {expected database: its name in ``found``} where they differ."""
     problems = []
     for dbname, want in sorted(expected.items()):
-        have = found.get(dbname)
+        have = found.get((names or {}).get(dbname, dbname))
         if have is None:
             problems.append('database %s is missing' % dbname)
             continue
@@ -354,14 +354,51 @@ SCRIPTS = {
 }
 
 
-class Transfer(object):
-    """One dump, load or copy of a set of databases with one method."""
+# Loading a dump under another database name ($1 the dump's, $5 the target's; both plain names, _db.target_names):
+# only the statements that name the database are rewritten, never a row. mysqldump names it in CREATE DATABASE
+# and USE lines (a row is one INSERT line, its newlines escaped); pg_dump in its header's CREATE/ALTER/COMMENT/
+# GRANT ... DATABASE and \connect lines, all before the first COPY of data.
+RENAME = {
+    'mysqldump': ("awk -v from=\"$1\" -v to=\"$5\" '/^CREATE DATABASE / || /^USE / "
+                  "{ gsub(\"`\" from \"`\", \"`\" to \"`\") } { print }'"),
+    'pg_dump': ("awk -v from=\"$1\" -v to=\"$5\" -v sq=\"'\" '/^COPY / { data = 1 } "
+                "!data && (/^(CREATE|ALTER) DATABASE / || /^COMMENT ON DATABASE / || /^(GRANT|REVOKE) .* ON DATABASE / "
+                "|| /^\\\\connect /) { for (i = 1; i <= NF; i++) { "
+                "if ($i == from) $i = to; else if ($i == from \";\") $i = to \";\"; "
+                "else if ($i == \"\\\"\" from \"\\\"\") $i = \"\\\"\" to \"\\\"\"; "
+                "else if ($i == \"\\\"dbname=\" sq from sq \"\\\"\") $i = \"\\\"dbname=\" sq to sq \"\\\"\" } } "
+                "{ print }'"),
+}
+LOADERS = {
+    'mysqldump': '"$LOAD" --defaults-extra-file="$DST_CNF"',
+    'pg_dump': PG_DST + ' "$LOAD" ' + PSQL_ARGS,
+}
 
-    def __init__(self, module, tools, credentials, source=None, target=None, jobs=2):
+
+def script(method, what, renamed):
+    """The bash script of one dump, load or copy; ``renamed``: the target database has another name."""
+    if not renamed or what == 'dump':
+        return SCRIPTS[(method, what)]
+    if method == 'mydumper':
+        return SCRIPTS[(method, what)] + ' --source-db "$1" --database "$5"'
+    if what == 'load':
+        return RENAME[method] + ' < "$2" | ' + LOADERS[method]
+    return SCRIPTS[(method, 'dump')].replace(' > "$2"', ' | tee "$2" | ') + RENAME[method] + ' | ' + LOADERS[method]
+
+
+class Transfer(object):
+    """One dump, load or copy of a set of databases with one method.
+
+    ``names``: {source database: target database} where a target database has another name (a client with
+    another prefix); the dump keeps the source's names, the load gives the target's.
+    """
+
+    def __init__(self, module, tools, credentials, source=None, target=None, jobs=2, names=None):
         self.module = module
         self.tools = tools
         self.method = tools['method']
         self.jobs = max(1, jobs)
+        self.names = dict((k, v) for k, v in (names or {}).items() if k != v)
         self.env = {'DUMP': tools['dump'], 'LOAD': tools['load']}
         for prefix, endpoint in (('SRC', source), ('DST', target)):
             if endpoint is None:
@@ -373,7 +410,9 @@ class Transfer(object):
                 self.env['%s_%s' % (prefix, key)] = value
 
     def _run(self, what, dbname, path, regex=''):
-        return run_script(self.module, SCRIPTS[(self.method, what)], [dbname, path, str(self.jobs), regex], self.env,
+        renamed = self.names.get(dbname)
+        return run_script(self.module, script(self.method, what, renamed),
+                          [dbname, path, str(self.jobs), regex, renamed or dbname], self.env,
                           '%s of %s with %s' % (what, dbname or 'the databases', self.method))
 
     def dump_path(self, directory, dbname=None):
@@ -391,6 +430,9 @@ class Transfer(object):
         return parallel(self.jobs, dict((d, self._task('dump', d, self.dump_path(directory, d))) for d in databases))
 
     def load(self, directory, databases):
+        if self.method == 'mydumper' and self.names:
+            # myloader gives one database another name per run.
+            return {'*': sum(self._run('load', d, self.dump_path(directory)) for d in databases)}
         if self.method == 'mydumper':
             return {'*': self._run('load', '', self.dump_path(directory))}
         return parallel(self.jobs, dict((d, self._task('load', d, self.dump_path(directory, d))) for d in databases))

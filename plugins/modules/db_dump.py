@@ -90,6 +90,18 @@ options:
         description: Drop these databases on the target first when they exist (a resumed migration).
         type: bool
         default: false
+      name_prefix:
+        description:
+          - The target client's database prefix when it differs from the source's (O(name_prefix)); each database
+            is restored under it, followed by its name after the source prefix (C(old_wacore) as C(new_wacore)).
+            The dump files keep the source's names; the manifest records the source prefix and RV(manifest) the
+            target names.
+        type: str
+  name_prefix:
+    description:
+      - The source client's database prefix (its C(WA_DB_NAME_PREFIX)), needed when O(restore_to.name_prefix)
+        differs from it. The manifest records it, so M(wabiz.migration.db_restore) can rename too.
+    type: str
 attributes:
   check_mode:
     support: full
@@ -155,7 +167,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.wabiz.migration.plugins.module_utils._db import (
-    DbError, Server, db_argument_spec, inventory_of, target_options)
+    DbError, Server, db_argument_spec, inventory_of, target_names, target_options)
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import (
     Credentials, Endpoint, ToolError, Transfer, WorkLock, choose_tools, client_major, compare, files_of,
     parallel, prepare_dest, read_manifest, write_manifest)
@@ -168,14 +180,14 @@ def main():
         method=dict(type='str', default='auto', choices=['auto', 'mydumper', 'mysqldump', 'pg_dump']),
         jobs=dict(type='int', default=2), checksums=dict(type='bool', default=True),
         live=dict(type='bool', default=False), expect=dict(type='path'),
-        lock_timeout=dict(type='int', default=900),
+        lock_timeout=dict(type='int', default=900), name_prefix=dict(type='str'),
         restore_to=dict(type='dict', options=dict(target_options(), replace=dict(type='bool', default=False))))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     params = module.params
     if params['expect'] and (params['live'] or not params['checksums']):
         module.fail_json(msg='expect compares the source with a record: it needs checksums=true and live=false')
     source = Server.from_module(module)
-    target = None
+    target, names = None, {}
     work_lock = WorkLock(params['dest'].rstrip('/') + '.lock', params['lock_timeout'])
     try:
         databases = source.select(include=params['databases'])
@@ -193,18 +205,21 @@ def main():
             if target.identity() == source.identity():
                 raise ToolError('restore_to is the source server %s: a migration never writes to its source'
                                 % source.describe())
-            present = sorted(set(databases) & set(target.databases()))
+            names = target_names(databases, params['name_prefix'], restore['name_prefix'])
+            present = sorted(set(names.values()) & set(target.databases()))
             if present and not restore['replace']:
                 raise ToolError('the target %s already holds %s: refusing to overwrite (replace=true drops them)'
                                 % (target.describe(), ', '.join(present)))
         plan = dict(databases=databases, method=tools['method'], tools=tools['versions'], restore=bool(restore))
+        if restore and names != dict((d, d) for d in databases):
+            plan['restored_as'] = names
         if module.check_mode:
             module.exit_json(changed=True, restored=False, plan=plan)
 
         work_lock.acquire()
         if restore:
             # Again, now that no earlier run's orphaned restore can be adding databases.
-            for dbname in sorted(set(databases) & set(target.databases())):
+            for dbname in sorted(set(names.values()) & set(target.databases())):
                 target.drop_database(dbname)
         prepare_dest(params['dest'])
         with Credentials() as credentials:
@@ -213,7 +228,7 @@ def main():
                                                 source.password),
                                 target=restore and Endpoint(params['engine'], target.host, target.port,
                                                             target.user, target.password),
-                                jobs=params['jobs'])
+                                jobs=params['jobs'], names=names)
             started = time.time()
             # A still source (its client stopped): take its inventory while the dump reads it too.
             tasks = {'transfer': lambda: (transfer.copy if restore else transfer.dump)(params['dest'], databases)}
@@ -223,6 +238,7 @@ def main():
             transfer_seconds = time.time() - started
         inventory = outcome.get('inventory', dict((d, {}) for d in databases))
         manifest = dict(plan, engine=params['engine'], kind='live' if params['live'] else 'dump',
+                        name_prefix=params['name_prefix'],
                         created=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
                         source=dict(host=source.host, port=source.port, version=server_version,
                                     identity=source.identity()),
@@ -236,7 +252,7 @@ def main():
             # the sync's reads in the downtime would pay for it; the new client gets planner statistics too.
             started = time.time()
             for dbname in databases:
-                target.execute('VACUUM (ANALYZE)', dbname=dbname)
+                target.execute('VACUUM (ANALYZE)', dbname=names[dbname])
             seconds['vacuum'] = round(time.time() - started, 2)
         if params['expect']:
             expected = read_manifest(os.path.dirname(params['expect']), os.path.basename(params['expect']))
@@ -246,7 +262,8 @@ def main():
                     source.describe(), params['expect'], '; '.join(problems)), manifest_path=path, problems=problems)
         if restore and not params['live']:
             started = time.time()
-            problems = compare(inventory, inventory_of(target, databases, params['checksums']))
+            problems = compare(inventory, inventory_of(target, sorted(names.values()), params['checksums']),
+                               names=names)
             seconds['verify'] = round(time.time() - started, 2)
             if problems:
                 module.fail_json(msg='The restore on %s does not match the source: %s'

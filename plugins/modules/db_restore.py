@@ -34,6 +34,13 @@ options:
     description: Drop the manifest's databases on the target first when they exist.
     type: bool
     default: false
+  name_prefix:
+    description:
+      - The target client's database prefix (its C(WA_DB_NAME_PREFIX)) when it differs from the source's, which
+        the dump's manifest records (M(wabiz.migration.db_dump)'s O(wabiz.migration.db_dump#module:name_prefix)).
+        Each database is restored under the target prefix followed by its name after the source prefix, for
+        example C(old_wacore) as C(new_wacore); the dump files keep the source's names.
+    type: str
 attributes:
   check_mode:
     support: full
@@ -58,10 +65,15 @@ EXAMPLES = r'''
 
 RETURN = r'''
 databases:
-  description: The restored databases.
+  description: The restored databases, by their names on the target.
   returned: always
   type: list
   elements: str
+names:
+  description: Each database of the dump with its name on the target.
+  returned: success
+  type: dict
+  sample: {wacore: biz2_wacore, wamessages_0: biz2_wamessages_0}
 seconds:
   description: Seconds spent restoring and verifying.
   returned: success, except in check mode
@@ -74,7 +86,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.wabiz.migration.plugins.module_utils._db import (
-    DbError, Server, db_argument_spec, inventory_of)
+    DbError, Server, db_argument_spec, inventory_of, target_names)
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import (
     Credentials, Endpoint, ToolError, Transfer, WorkLock, choose_tools, compare, files_of, read_manifest)
 
@@ -95,7 +107,8 @@ def check_files(src, manifest):
 def main():
     spec = db_argument_spec()
     spec.update(src=dict(type='path', required=True), jobs=dict(type='int', default=2),
-                replace=dict(type='bool', default=False), lock_timeout=dict(type='int', default=900))
+                replace=dict(type='bool', default=False), lock_timeout=dict(type='int', default=900),
+                name_prefix=dict(type='str'))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     params = module.params
     target = Server.from_module(module)
@@ -119,22 +132,25 @@ def main():
                             'source' % target.describe())
         check_files(params['src'], manifest)
         tools = choose_tools(module, params['engine'], manifest['method'])
-        present = sorted(set(databases) & set(target.databases()))
+        names = target_names(databases, manifest.get('name_prefix'), params['name_prefix'])
+        present = sorted(set(names.values()) & set(target.databases()))
         if present and not params['replace']:
             raise ToolError('the target %s already holds %s: refusing to overwrite (replace=true drops them)'
                             % (target.describe(), ', '.join(present)))
         if module.check_mode:
-            module.exit_json(changed=True, databases=databases)
+            module.exit_json(changed=True, databases=sorted(names.values()), names=names)
         for dbname in present:
             target.drop_database(dbname)
         started = time.time()
         with Credentials() as credentials:
             endpoint = Endpoint(params['engine'], target.host, target.port, target.user, target.password)
-            Transfer(module, tools, credentials, target=endpoint, jobs=params['jobs']).load(params['src'], databases)
+            Transfer(module, tools, credentials, target=endpoint, jobs=params['jobs'], names=names).load(
+                params['src'], databases)
         seconds = dict(restore=round(time.time() - started, 2))
         started = time.time()
         checksums = any('checksum' in t for d in manifest['databases'].values() for t in d['tables'].values())
-        problems = compare(manifest['databases'], inventory_of(target, databases, checksums))
+        problems = compare(manifest['databases'], inventory_of(target, sorted(names.values()), checksums),
+                           names=names)
         seconds['verify'] = round(time.time() - started, 2)
         if problems:
             module.fail_json(msg='The restore on %s does not match the dump: %s'
@@ -144,7 +160,7 @@ def main():
     finally:
         work_lock.release()
         target.close()
-    module.exit_json(changed=True, databases=databases, seconds=seconds)
+    module.exit_json(changed=True, databases=sorted(names.values()), names=names, seconds=seconds)
 
 
 if __name__ == '__main__':

@@ -83,6 +83,12 @@ options:
         description: Target password.
         type: str
         required: true
+      name_prefix:
+        description:
+          - The target client's database prefix when it differs from the source's (O(name_prefix), then
+            required). Each database is compared with, and brought up to date into, the target database of the
+            same name after the prefix (C(old_wacore) with C(new_wacore)); the manifest records both names.
+        type: str
   dest:
     description:
       - Private directory (mode C(0700)) for the manifest and the dumps of databases copied whole. An existing
@@ -109,7 +115,7 @@ options:
     default: copy_whole
   source_client:
     description:
-      - Whose databases the source holds, for what a failure says (which client was not started, the way on):
+      - Whose databases the source holds, for what a failure says (which client was not started, the way on);
         the old client's in a migration, the new client's when a rollback carries its writes back.
     type: str
     choices: [old, new]
@@ -205,7 +211,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.wabiz.migration.plugins.module_utils._db import (
-    DbError, Server, db_argument_spec, target_options)
+    DbError, Server, db_argument_spec, target_names, target_options)
 from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import (
     BUCKETS, MAX_DIFFERING_BUCKETS, PG_SESSION, RowsRefused, counters, database_shape, sync_counters, sync_rows,
     table_checksum, table_sums)
@@ -223,20 +229,20 @@ def why_not_rows(table):
         if present)
 
 
-def sync_database(source, target, dbname):
-    """Bring one database up to date row by row and verify it.
+def sync_database(source, target, dbname, target_db):
+    """Bring one database up to date row by row into ``target_db`` (its name on the target) and verify it.
 
     Returns ('rows', {'tables': {label: {rows, checksum}}, 'synced': ..., 'counters': ...}) or ('whole', reason).
     """
-    if dbname not in target.databases():
+    if target_db not in target.databases():
         return 'whole', 'missing on the target'
     fingerprint, tables = database_shape(source, dbname)
-    if fingerprint != database_shape(target, dbname)[0]:
+    if fingerprint != database_shape(target, target_db)[0]:
         return 'whole', 'its schema differs from the source'
     record, synced = {}, {}
     for label, table in sorted(tables.items()):
         table.digest_columns = source.digest_columns(dbname, table.schema, table.name)
-        want, have = table_sums(source, target, dbname, table)
+        want, have = table_sums(source, target, dbname, table, target_db)
         checksum, rows = table_checksum(want)
         record[label] = {'rows': rows, 'checksum': checksum}
         if want == have:
@@ -244,7 +250,7 @@ def sync_database(source, target, dbname):
         if not table.rows_copyable:
             return 'whole', 'table %s differs and %s' % (label, why_not_rows(table))
         try:
-            result = sync_rows(source, target, dbname, table, want, have)
+            result = sync_rows(source, target, dbname, table, want, have, target_db)
         except RowsRefused as exc:
             return 'whole', 'the target refused rows copied into table %s (%s)' % (label, exc)
         if result is None:
@@ -253,8 +259,8 @@ def sync_database(source, target, dbname):
         if not result.pop('verified'):
             return 'whole', 'table %s did not verify after its rows were copied' % label
         synced[label] = result
-    counters_set = sync_counters(source, target, dbname)
-    if counters(source, dbname) != counters(target, dbname):
+    counters_set = sync_counters(source, target, dbname, target_db)
+    if counters(source, dbname) != counters(target, target_db):
         return 'whole', 'its auto-increment values or sequences could not be set'
     return 'rows', {'tables': record, 'synced': synced, 'counters': counters_set}
 
@@ -293,13 +299,14 @@ def main():
         if target.identity() == source.identity():
             raise ToolError('the target is the source server %s: a migration never writes to its source'
                             % source.describe())
-        present = set(target.databases()) & set(databases)
+        names = target_names(databases, params['name_prefix'], settings['name_prefix'])
+        present = set(d for d in databases if names[d] in target.databases())
         if params['schema_differs'] == 'fail':
             # On connections of their own, closed at once: a database copied whole is dropped on the target.
             shapes = (source.sibling(), target.sibling())
             try:
                 differing = [d for d in sorted(present)
-                             if database_shape(shapes[0], d)[0] != database_shape(shapes[1], d)[0]]
+                             if database_shape(shapes[0], d)[0] != database_shape(shapes[1], names[d])[0]]
             finally:
                 for server in shapes:
                     server.close()
@@ -308,7 +315,7 @@ def main():
                                      'written.' % (', '.join(differing), source.describe(), target.describe()),
                                  schema_differences=differing)
         if module.check_mode:
-            module.exit_json(changed=True, plan=dict(databases=databases, on_target=sorted(present)))
+            module.exit_json(changed=True, plan=dict(databases=databases, on_target=sorted(present), names=names))
         work_lock.acquire()
         fence = WriteFence(source, databases, params['source_client'])
         fence.raise_()
@@ -320,7 +327,7 @@ def main():
                 own = [server.sibling(session=PG_SESSION if server.engine == 'pgsql' else ())
                        for server in (source, target)]
                 try:
-                    return sync_database(own[0], own[1], dbname)
+                    return sync_database(own[0], own[1], dbname, names[dbname])
                 finally:
                     for server in own:
                         server.close()
@@ -336,14 +343,14 @@ def main():
         if whole:
             started = time.time()
             tools = choose_tools(module, params['engine'], params['method'])
-            for dbname in sorted(set(whole) & set(target.databases())):
+            for dbname in sorted(set(names[d] for d in whole) & set(target.databases())):
                 target.drop_database(dbname)
             with Credentials() as credentials:
                 transfer = Transfer(module, tools, credentials,
                                     source=Endpoint(params['engine'], source.host, source.port, source.user,
                                                     source.password),
                                     target=Endpoint(params['engine'], target.host, target.port, target.user,
-                                                    target.password), jobs=params['jobs'])
+                                                    target.password), jobs=params['jobs'], names=names)
                 transfer.copy(params['dest'], sorted(whole))
             files = files_of(transfer.dump_path(params['dest'])) if tools['method'] == 'mydumper' else dict(
                 (k, v) for d in sorted(whole) for k, v in files_of(transfer.dump_path(params['dest'], d)).items())
@@ -372,6 +379,7 @@ def main():
                                      'source\'s state: %s' % (params['expect'], '; '.join(problems)),
                                  problems=problems)
         manifest = dict(kind='sync', engine=params['engine'], databases=record, files=files, synced=synced,
+                        target_names=names,
                         copied_whole=whole, created=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
                         source=dict(host=source.host, port=source.port, version=source.version(),
                                     identity=source.identity(), write_positions=positions))

@@ -279,6 +279,12 @@ def test_bad_image_tag_refused_before_downtime(fault_lab):
     assert "stop_old" not in journal_of(lab)["steps"]
     lost = old_serves_with_everything(lab)
 
+    # A resume whose inventory names another new setup than the journal was written for: refused, naming both.
+    rc, output = run(lab, "option3.yml", inventory=inventory_with(lab, "otherproject",
+                                                                  {"wa_compose_project": "another-project"}))
+    assert rc != 0 and "was written for" in output and "another-project" in output, output[-4000:]
+    assert "stop_old" not in journal_of(lab)["steps"]
+
     rc, output = run(lab, "option3.yml")  # the tag put right: the run resumes at the staging step
     assert rc == 0, output[-4000:]
     lost += new_serves_with_everything(lab)

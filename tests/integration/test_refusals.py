@@ -39,6 +39,7 @@ def refused(lab, option, inventory, *extra):
     if os.path.exists(journal):
         with open(journal, encoding="utf-8") as handle:
             assert json.load(handle)["order"] == []
+    assert not os.path.exists(lock_path(lab)), "a refusal kept the lock of the old setup"
     return output
 
 
@@ -245,6 +246,13 @@ def test_port_that_is_not_a_number(ready):
     engine_independent(ready)
     output = refused(ready, 1, inventory_with(ready, "port", {"new": {"wa_db_port": "three-three-o-six"}}))
     assert "wa_db_port" in output and "int" in output, output[-3000:]
+
+
+def test_database_staying_under_another_prefix(ready):
+    engine_independent(ready)
+    output = refused(ready, 3, inventory_with(ready, "otherprefix", {"new": {"wa_db_name_prefix": "biz2_"}}),
+                     "-e", "wabiz_database_stays=true")
+    assert "Database prefix mismatch" in output and "biz2_wacore" in output, output[-3000:]
 
 
 def test_database_prefix_that_matches_nothing(ready):

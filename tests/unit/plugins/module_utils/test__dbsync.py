@@ -132,6 +132,9 @@ class RefusingTarget:
     def __init__(self, answers=True):
         self.answers = answers
 
+    def table_name(self, dbname, schema, table):
+        return "`%s`.`%s`" % (dbname, table)
+
     def execute(self, sql, params=None, dbname=None):
         pass
 
@@ -144,9 +147,6 @@ class RefusingTarget:
 
 
 class Source(RefusingTarget):
-    def table_name(self, dbname, schema, table):
-        return "`%s`.`%s`" % (dbname, table)
-
     def query(self, sql, params=None, dbname=None):
         return [(1, "x")]
 

@@ -74,3 +74,57 @@ def test_a_second_dump_of_a_directory_waits_for_the_first(tmp_path):
     second = _dbtools.WorkLock(path, 0).acquire()
     assert oct(os.stat(path).st_mode & 0o777) == "0o600"
     second.release()
+
+
+def test_target_names_swap_the_client_prefix_and_refuse_what_the_filters_cannot_rename():
+    from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError, target_names
+    assert target_names(["wacore", "waweb"], "", None) == {"wacore": "wacore", "waweb": "waweb"}
+    assert target_names(["a_wacore"], "a_", "a_") == {"a_wacore": "a_wacore"}
+    assert target_names(["wacore", "wamessages_0"], "", "biz2_") == {"wacore": "biz2_wacore",
+                                                                    "wamessages_0": "biz2_wamessages_0"}
+    assert target_names(["old_wacore"], "old_", "") == {"old_wacore": "wacore"}
+    for databases, source, target in ((["wacore"], None, "b_"), (["x_wacore"], "a_", "b_"),
+                                      (["a-wacore"], "a-", "b_"), (["a_wacore"], "a_", "b`")):
+        with pytest.raises(DbError):
+            target_names(databases, source, target)
+
+
+# The header lines of the dump tools that name a database, a row that looks like one, and data after it.
+MYSQLDUMP = """CREATE DATABASE /*!32312 IF NOT EXISTS*/ `wacore` /*!40100 DEFAULT CHARACTER SET utf8mb4 */;
+
+USE `wacore`;
+INSERT INTO `wacore` VALUES (1,'USE `wacore`;\\nCREATE DATABASE `wacore`');
+/*!50001 VIEW `v` AS select 1 */;
+USE `wacore`;
+"""
+PG_DUMP = """-- Name: wacore; Type: DATABASE; Schema: -; Owner: -
+CREATE DATABASE wacore WITH TEMPLATE = template0 ENCODING = 'UTF8' LOCALE = 'C.UTF-8';
+ALTER DATABASE wacore SET search_path TO public;
+COMMENT ON DATABASE wacore IS 'client';
+\\connect wacore
+CREATE TABLE public.wacore (id integer);
+COPY public.wacore (id) FROM stdin;
+\\connect wacore
+CREATE DATABASE wacore;
+\\.
+"""
+
+
+@pytest.mark.parametrize("method, dump, expected", [
+    ("mysqldump", MYSQLDUMP, MYSQLDUMP.replace("CREATE DATABASE /*!32312 IF NOT EXISTS*/ `wacore`",
+                                               "CREATE DATABASE /*!32312 IF NOT EXISTS*/ `biz2_wacore`", 1)
+     .replace("\nUSE `wacore`;\nINSERT", "\nUSE `biz2_wacore`;\nINSERT").replace(
+         "*/;\nUSE `wacore`;\n", "*/;\nUSE `biz2_wacore`;\n")),
+    ("pg_dump", PG_DUMP, PG_DUMP.replace("CREATE DATABASE wacore WITH", "CREATE DATABASE biz2_wacore WITH")
+     .replace("ALTER DATABASE wacore", "ALTER DATABASE biz2_wacore").replace(
+         "COMMENT ON DATABASE wacore", "COMMENT ON DATABASE biz2_wacore").replace(
+         "\\connect wacore\nCREATE TABLE", "\\connect biz2_wacore\nCREATE TABLE")),
+], ids=["mysqldump", "pg_dump"])
+def test_rename_filter_changes_the_database_statements_and_no_row(tmp_path, method, dump, expected):
+    """The filter run by bash and awk as a load runs it: the header renamed, rows and data untouched."""
+    import subprocess
+    path = tmp_path / "dump.sql"
+    path.write_text(dump)
+    out = subprocess.run(["bash", "-c", "set -euo pipefail\n" + _dbtools.RENAME[method] + ' < "$2"', "wabiz",
+                          "wacore", str(path), "1", "", "biz2_wacore"], capture_output=True, text=True, check=True)
+    assert out.stdout == expected

@@ -73,6 +73,29 @@ def test_rollback_after_the_cut_over_carries_the_new_clients_messages_back(migra
         assert {d: t["tables"] for d, t in json.load(handle)["databases"].items()} == {d: now_new[d] for d in copied}
 
 
+@pytest.mark.parametrize("migrated", [("pgsql", 1)], indirect=True, ids=["pgsql-single-option1"])
+def test_rollback_after_option1_keeps_the_new_clients_databases(migrated):
+    """Option 1 carries no database: the new client's messages cannot be merged into the old client's. The
+    rollback keeps them in a dump and says so; the old databases are not written."""
+    lab, inventory = migrated
+    old_before = checksums(lab, "old")
+    traffic = Traffic(lab, "new").start()
+    time.sleep(2)
+    traffic.stop()
+    rc, output = ansible_playbook(playbook("rollback.yml"), inventory)
+    assert rc == 0, output[-3000:]
+    assert "was NOT carried back" in output, output[-3000:]
+    kept = os.path.join(lab.workdir, "new", "backups", "rollback-dump", "manifest.json")
+    with open(kept, encoding="utf-8") as handle:
+        assert sorted(json.load(handle)["databases"]) == sorted(databases(lab, "new"))
+    assert loose_files(lab) == []
+    lab.client("old").wait_health(timeout=30)
+    after = checksums(lab, "old")
+    for dbname, tables in old_before.items():
+        for table in CLIENT_DATA & set(tables):
+            assert after[dbname][table] == tables[table], (dbname, table)
+
+
 @pytest.mark.parametrize("migrated", [("pgsql", 3)], indirect=True, ids=["pgsql-single-option3"])
 def test_drop_waits_checks_and_confirms(migrated):
     lab, inventory = migrated
@@ -128,5 +151,11 @@ def test_drop_refuses_the_database_the_new_client_kept(engine, docker_engine):  
         assert rc != 0 and "is the one the new client uses" in output, output[-3000:]
         assert databases(lab, "old") == names
         lab.client("new").wait_health(timeout=30)
+
+        # A rollback has nothing to carry: the old client starts on the databases the new one wrote into.
+        rc, output = ansible_playbook(playbook("rollback.yml"), inventory)
+        assert rc == 0 and "wrote into the old databases themselves" in output, output[-3000:]
+        lab.client("old").wait_health(timeout=30)
+        assert databases(lab, "old") == names
     finally:
         stop_lab(lab)

@@ -168,7 +168,7 @@ def private_data_dir(lab, installed, option, base):
     answers = {"wabiz_test_recipient": "+4915100000001", "wabiz_twostep_disable": "true",
                "wabiz_twostep_pin": state["pin"], "wabiz_old_webhook_disable": "false",
                "wabiz_webhook_url": state["webhook_url"], "wabiz_database_stays": "false",
-               "wabiz_token_min_validity": 86400}
+               "wabiz_token_min_validity": 86400, "wabiz_lock_release": ""}
     extravars = {q["variable"]: answers[q["variable"]] for q in template["survey_spec"]["spec"]}
     extravars["wabiz_work_dir"] = os.path.join(lab.workdir, "runs")  # the job template's, on a kept path
     (base / "env").mkdir()

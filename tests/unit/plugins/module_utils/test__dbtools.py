@@ -80,8 +80,8 @@ def test_target_names_swap_the_client_prefix_and_refuse_what_the_filters_cannot_
     from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError, target_names
     assert target_names(["wacore", "waweb"], "", None) == {"wacore": "wacore", "waweb": "waweb"}
     assert target_names(["a_wacore"], "a_", "a_") == {"a_wacore": "a_wacore"}
-    assert target_names(["wacore", "wamessages_0"], "", "biz2_") == {"wacore": "biz2_wacore",
-                                                                    "wamessages_0": "biz2_wamessages_0"}
+    renamed = {"wacore": "biz2_wacore", "wamessages_0": "biz2_wamessages_0"}
+    assert target_names(["wacore", "wamessages_0"], "", "biz2_") == renamed
     assert target_names(["old_wacore"], "old_", "") == {"old_wacore": "wacore"}
     for databases, source, target in ((["wacore"], None, "b_"), (["x_wacore"], "a_", "b_"),
                                       (["a-wacore"], "a-", "b_"), (["a_wacore"], "a_", "b`")):

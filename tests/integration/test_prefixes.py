@@ -69,6 +69,7 @@ def test_rollback_carries_back_from_the_new_prefix(prefixed_lab):
     inventory = inventory_with(lab, "prefix", {"wa_db_name_prefix": NEW_PREFIX})
     rc, output = ansible_playbook(os.path.join(ROOT, "playbooks", "option2.yml"), inventory)
     assert rc == 0, output[-4000:]
+    old_users = rows(lab, "old", "waweb", "users")
     traffic = Traffic(lab, "new").start()
     time.sleep(2)
     rc, output = ansible_playbook(os.path.join(ROOT, "playbooks", "rollback.yml"), inventory)
@@ -76,6 +77,8 @@ def test_rollback_carries_back_from_the_new_prefix(prefixed_lab):
     assert rc == 0, output[-4000:]
     assert accepted
     lab.client("old").wait_health(timeout=60)
+    # Option 2 never copied waweb: the new client's own API users stay behind, the old client keeps its own.
+    assert rows(lab, "old", "waweb", "users") == old_users
     old = messages(lab, "old")
     assert set(accepted) <= {row[0] for rows in old.values() for row in rows}
     renamed, _present = under_new_prefix(lab)

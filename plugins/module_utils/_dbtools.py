@@ -22,6 +22,8 @@ import tempfile
 import threading
 import time
 
+from ansible_collections.wabiz.migration.plugins.module_utils._lock import process_start
+
 MANIFEST = 'manifest.json'
 MYSQL_DUMP_TOOLS = ('mariadb-dump', 'mysqldump')
 MYSQL_CLIENTS = ('mariadb', 'mysql')
@@ -102,11 +104,7 @@ def sweep_credentials(parent):
 
 def process_runs(pid):
     """Whether ``pid`` is a live process (a killed one waiting to be reaped, a zombie, is not)."""
-    try:
-        with open('/proc/%d/stat' % pid) as handle:
-            return handle.read().rsplit(')', 1)[1].split()[0] != 'Z'
-    except (IOError, OSError, IndexError):
-        return False
+    return process_start(pid) is not None
 
 
 def _option_value(value):

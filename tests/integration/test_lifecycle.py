@@ -5,7 +5,7 @@ import os
 import time
 
 from labsupport import (ROOT, Traffic, ansible_playbook, checksums, databases, inventory_with, journal_of, leaks,
-                        leaks_in_work_dirs, loose_files, rows, start_lab, stop_lab)
+                        leaks_in_work_dirs, lock_path, loose_files, rows, start_lab, stop_lab)
 
 import pytest
 
@@ -71,6 +71,38 @@ def test_rollback_after_the_cut_over_carries_the_new_clients_messages_back(migra
     kept = os.path.join(lab.workdir, "new", "backups", "rollback-dump", "manifest.json")
     with open(kept, encoding="utf-8") as handle:
         assert {d: t["tables"] for d, t in json.load(handle)["databases"].items()} == {d: now_new[d] for d in copied}
+
+
+@pytest.mark.parametrize("migrated", [("mysql", 2)], indirect=True, ids=["mysql-2shards-option2"])
+def test_rollback_refuses_to_carry_back_a_changed_schema(migrated):
+    """A newer new client migrated its schema (a column added to messages): carrying its rows back would give the
+    old client a schema it cannot read. Refused while the new client still serves, nothing stopped or written;
+    then, asked to, the rollback goes without the carry-back and keeps the new databases in a dump."""
+    lab, inventory = migrated
+    old_before = checksums(lab, "old")
+    srv = lab.server("new")
+    try:
+        srv.execute("ALTER TABLE %s.messages ADD COLUMN reaction VARCHAR(16) NULL" % srv.quote("wamessages_0"))
+    finally:
+        srv.close()
+    rc, output = ansible_playbook(playbook("rollback.yml"), inventory)
+    assert rc != 0 and "Not rolling back" in output and "wamessages_0" in output, output[-3000:]
+    assert "nothing was stopped" in output and "wabiz_rollback_carry_back=false" in output, output[-3000:]
+    assert lab.container_ids("new") != {} and lab.container_ids("old") == {}
+    lab.client("new").wait_health(timeout=30, shards=lab.setup("new")["shards"] or None)
+    assert checksums(lab, "old") == old_before
+    assert not os.path.exists(lock_path(lab))
+
+    rc, output = ansible_playbook(playbook("rollback.yml"), inventory, "-e", "wabiz_rollback_carry_back=false")
+    assert rc == 0 and "was NOT carried back" in output, output[-3000:]
+    lab.client("old").wait_health(timeout=30, shards=lab.setup("old")["shards"] or None)
+    after = checksums(lab, "old")
+    for dbname, tables in old_before.items():
+        for table in CLIENT_DATA & set(tables):
+            assert after[dbname][table] == tables[table], (dbname, table)
+    kept = os.path.join(lab.workdir, "new", "backups", "rollback-dump", "manifest.json")
+    with open(kept, encoding="utf-8") as handle:
+        assert "wamessages_0" in json.load(handle)["databases"]
 
 
 @pytest.mark.parametrize("migrated", [("pgsql", 1)], indirect=True, ids=["pgsql-single-option1"])

@@ -35,6 +35,13 @@ options:
     description: Seconds to wait for a connection.
     type: int
     default: 10
+  name_prefix:
+    description:
+      - The client's database prefix (its C(WA_DB_NAME_PREFIX)): its databases are C(<prefix>wacore),
+        C(<prefix>waweb) and C(<prefix>wamessages[_N]).
+      - With the connection options, one server's options for C(module_defaults) of C(group/wabiz.migration.db).
+    type: str
+    default: ''
 requirements:
   - PyMySQL (O(engine=mysql)) or psycopg2 (O(engine=pgsql)) on the host that runs the module.
 '''

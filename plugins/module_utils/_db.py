@@ -55,12 +55,15 @@ def db_argument_spec():
         login_user=dict(type='str', default='root', fallback=(env_fallback, ['WA_DB_USERNAME'])),
         login_password=dict(type='str', no_log=True, fallback=(env_fallback, ['WA_DB_PASSWORD'])),
         connect_timeout=dict(type='int', default=10),
+        # The client's WA_DB_NAME_PREFIX: with the connection, one server's options for module_defaults.
+        name_prefix=dict(type='str', default=''),
     )
 
 
 def target_options():
     """Suboptions of a second server a module writes into (db_dump's restore_to, db_sync's target)."""
-    return dict(login_host=dict(type='str', default='127.0.0.1'), login_port=dict(type='int', required=True),
+    return dict(engine=dict(type='str', choices=list(ENGINES)),
+                login_host=dict(type='str', default='127.0.0.1'), login_port=dict(type='int', required=True),
                 login_user=dict(type='str', default='root'),
                 login_password=dict(type='str', required=True, no_log=True), name_prefix=dict(type='str'))
 

@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 
+from ansible_collections.wabiz.migration.plugins.module_utils._files import write
 from ansible_collections.wabiz.migration.plugins.module_utils._lock import process_start
 
 MANIFEST = 'manifest.json'
@@ -138,10 +139,7 @@ class Credentials(object):
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def _write(self, name, text):
-        path = os.path.join(self.dir, name)
-        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'w') as handle:
-            handle.write(text)
-        return path
+        return write(os.path.join(self.dir, name), text)
 
     def for_endpoint(self, endpoint):
         """(extra command-line arguments, environment) that let the tools log in to ``endpoint``."""
@@ -283,14 +281,18 @@ def prepare_dest(dest):
     os.close(os.open(os.path.join(dest, DEST_MARKER), os.O_WRONLY | os.O_CREAT, 0o600))
 
 
+def room_for(dest):
+    """Whether a dump can go to ``dest`` (to be made under its nearest existing directory) and the free bytes there."""
+    existing = os.path.abspath(dest)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    writable = os.path.isdir(existing) and os.access(existing, os.W_OK | os.X_OK)
+    stat = os.statvfs(existing if os.path.isdir(existing) else os.path.dirname(existing))
+    return dict(path=dest, existing=existing, writable=writable, free_bytes=stat.f_bavail * stat.f_frsize)
+
+
 def write_manifest(directory, manifest):
-    path = os.path.join(directory, MANIFEST)
-    with open(os.open(path + '.tmp', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'w') as handle:
-        json.dump(manifest, handle, indent=2, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.rename(path + '.tmp', path)
-    return path
+    return write(os.path.join(directory, MANIFEST), json.dumps(manifest, indent=2, sort_keys=True))
 
 
 def read_manifest(directory, name=MANIFEST):

@@ -26,7 +26,8 @@ import fcntl
 import hashlib
 import json
 import os
-import time
+
+from ansible_collections.wabiz.migration.plugins.module_utils._files import write
 
 
 def _read(path):
@@ -135,12 +136,7 @@ class LockFile:
             before = self.holder()
             if before is not None and before.get('id') not in (record['id'], over):
                 return False, before
-            tmp = '%s.tmp.%d.%d' % (self.path, os.getpid(), int(time.time() * 1000))
-            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'w') as handle:
-                json.dump(record, handle, sort_keys=True)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.rename(tmp, self.path)
+            write(self.path, json.dumps(record, sort_keys=True))
             return True, before
         finally:
             os.close(guard)

@@ -7,11 +7,11 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import re
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.wabiz.migration.plugins.module_utils._api import ApiError, WaApi, api_argument_spec
+from ansible_collections.wabiz.migration.plugins.module_utils._checks import problem
 
 
 class ApiModule(object):
@@ -20,9 +20,8 @@ class ApiModule(object):
         spec.update(argument_spec or {})
         self.module = AnsibleModule(argument_spec=spec, **kwargs)
         self.params = self.module.params
-        if not re.match(r'^https?://[^/]+', self.params['api_url']):
-            self.module.fail_json(msg='api_url %r is not a URL: write it with its scheme, as https://host:port '
-                                      '(the web app\'s address)' % self.params['api_url'])
+        if problem(self.params['api_url'], 'url', 'api_url'):
+            self.module.fail_json(msg=problem(self.params['api_url'], 'url', 'api_url'))
         self.api = WaApi.from_module(self.module)
 
     def call(self, method, path, body=None, expect=(200,), hints=None):

@@ -74,6 +74,11 @@ settings:
   returned: success
   type: dict
   sample: {webhooks: {url: "https://hooks.example.com/whatsapp"}, callback_persist: true}
+previous:
+  description: The application settings before the task (what a rollback restores).
+  returned: success, with O(state=present)
+  type: dict
+  sample: {webhooks: {url: "https://hooks.old.example.com/whatsapp"}, callback_persist: true}
 '''
 
 from ansible_collections.wabiz.migration.plugins.module_utils._module import ApiModule
@@ -123,7 +128,7 @@ def main():
     result = wa.change(before, after, lambda: wa.call('PATCH', PATH, wanted))
     if result['changed'] and not wa.module.check_mode:
         after = read(wa)
-    wa.exit(settings=after, **result)
+    wa.exit(settings=after, previous=before, **result)
 
 
 if __name__ == '__main__':

@@ -56,30 +56,20 @@ dropped:
   elements: str
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError, Server, db_argument_spec
+from ansible_collections.wabiz.migration.plugins.module_utils._dbmodule import DbModule
 
 
 def main():
-    spec = db_argument_spec()
-    spec.update(databases=dict(type='list', elements='str', required=True), confirm=dict(type='str', required=True))
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    wanted = sorted(set(module.params['databases']))
-    if module.params['confirm'] != ','.join(wanted):
-        module.fail_json(msg='confirm must be exactly %r; nothing was dropped' % ','.join(wanted))
-    server = Server.from_module(module)
-    try:
-        present = [d for d in wanted if d in server.databases()]
-        if not module.check_mode:
+    db = DbModule(dict(databases=dict(type='list', elements='str', required=True), confirm=dict(type='str', required=True)))
+    wanted = sorted(set(db.params['databases']))
+    if db.params['confirm'] != ','.join(wanted):
+        db.module.fail_json(msg='confirm must be exactly %r; nothing was dropped' % ','.join(wanted))
+    with db:
+        present = [d for d in wanted if d in db.server.databases()]
+        if not db.module.check_mode:
             for dbname in present:
-                server.drop_database(dbname)
-    except DbError as exc:
-        module.fail_json(msg=str(exc))
-    finally:
-        server.close()
-    module.exit_json(changed=bool(present), dropped=present)
-
+                db.server.drop_database(dbname)
+    db.module.exit_json(changed=bool(present), dropped=present)
 
 if __name__ == '__main__':
     main()

@@ -29,10 +29,16 @@ requirements:
   - The database client tools on the host that runs the module (Debian packages mariadb-client, postgresql-client, mydumper).
 options:
   databases:
-    description: The databases to dump, as M(wabiz.migration.db_info) returns them in RV(wabiz.migration.db_info#module:names).
+    description:
+      - The databases to dump, as M(wabiz.migration.db_info) returns them in RV(wabiz.migration.db_info#module:names).
+      - Without it, every database of the client (O(name_prefix)) less O(exclude), as the server has them now.
     type: list
     elements: str
-    required: true
+  exclude:
+    description: Without O(databases), databases left out, for example C(<prefix>waweb) for option 2.
+    type: list
+    elements: str
+    default: []
   dest:
     description:
       - Directory for the dump, created with mode C(0700). An existing directory must be empty or hold an
@@ -70,6 +76,11 @@ options:
     description: Restore into this server while dumping, then verify. It must not be the source server.
     type: dict
     suboptions:
+      engine:
+        description:
+          - The target's engine, when given (the same dict as the source's connection options); it must be the source's.
+        type: str
+        choices: [mysql, pgsql]
       login_host:
         description: Target server.
         type: str
@@ -99,9 +110,11 @@ options:
         type: str
   name_prefix:
     description:
-      - The source client's database prefix (its C(WA_DB_NAME_PREFIX)), needed when O(restore_to.name_prefix)
-        differs from it. The manifest records it, so M(wabiz.migration.db_restore) can rename too.
+      - The source client's database prefix (its C(WA_DB_NAME_PREFIX)). Without O(databases), every database
+        with it (less O(exclude)) is dumped. The manifest records it, so M(wabiz.migration.db_restore) can rename
+        to another prefix too.
     type: str
+    default: ''
 attributes:
   check_mode:
     support: full
@@ -139,6 +152,12 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+databases:
+  description: The dumped databases, by their names on the source.
+  returned: success
+  type: list
+  elements: str
+  sample: [wacore, wamessages_0, wamessages_1]
 manifest_path:
   description: The manifest file.
   returned: success, except in check mode
@@ -164,33 +183,31 @@ restored:
 import os
 import time
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.wabiz.migration.plugins.module_utils._db import (
-    DbError, Server, db_argument_spec, inventory_of, target_names, target_options)
+from ansible_collections.wabiz.migration.plugins.module_utils._db import inventory_of, target_names, target_options
+from ansible_collections.wabiz.migration.plugins.module_utils._dbmodule import DbModule
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import (
-    Credentials, Endpoint, ToolError, Transfer, WorkLock, choose_tools, client_major, compare, files_of,
-    parallel, prepare_dest, read_manifest, write_manifest)
+    Credentials, ToolError, Transfer, choose_tools, client_major, compare, files_of, parallel, prepare_dest,
+    read_manifest, room_for, write_manifest)
 
 
 def main():
-    spec = db_argument_spec()
-    spec.update(
-        databases=dict(type='list', elements='str', required=True), dest=dict(type='path', required=True),
+    db = DbModule(dict(
+        databases=dict(type='list', elements='str'), exclude=dict(type='list', elements='str', default=[]),
+        dest=dict(type='path', required=True),
         method=dict(type='str', default='auto', choices=['auto', 'mydumper', 'mysqldump', 'pg_dump']),
         jobs=dict(type='int', default=2), checksums=dict(type='bool', default=True),
         live=dict(type='bool', default=False), expect=dict(type='path'),
-        lock_timeout=dict(type='int', default=900), name_prefix=dict(type='str'),
-        restore_to=dict(type='dict', options=dict(target_options(), replace=dict(type='bool', default=False))))
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    params = module.params
+        restore_to=dict(type='dict', options=dict(target_options(), replace=dict(type='bool', default=False)))),
+        work_dir='dest')
+    module, params, source = db.module, db.params, db.server
     if params['expect'] and (params['live'] or not params['checksums']):
         module.fail_json(msg='expect compares the source with a record: it needs checksums=true and live=false')
-    source = Server.from_module(module)
-    target, names = None, {}
-    work_lock = WorkLock(params['dest'].rstrip('/') + '.lock', params['lock_timeout'])
-    try:
-        databases = source.select(include=params['databases'])
+    with db:
+        databases = source.select(params['name_prefix'], params['databases'], params['exclude'])
+        if not databases:
+            raise ToolError('no database with the prefix %r on the %s%s' % (
+                params['name_prefix'], source.describe(),
+                ' without %s' % ', '.join(params['exclude']) if params['exclude'] else ''))
         tools = choose_tools(module, params['engine'], params['method'])
         server_version = source.version()
         if params['engine'] == 'pgsql':
@@ -198,37 +215,28 @@ def main():
             if tool and server and tool[0] < server[0]:
                 raise ToolError('pg_dump %s cannot dump a PostgreSQL %s server: install client tools of version %d '
                                 'or newer' % (tools['versions']['dump'], server_version, server[0]))
-        restore = params['restore_to']
+        restore, target, names = params['restore_to'], None, {}
         if restore:
-            target = Server(params['engine'], restore['login_host'], restore['login_port'], restore['login_user'],
-                            restore['login_password'], params['connect_timeout'])
-            if target.identity() == source.identity():
-                raise ToolError('restore_to is the source server %s: a migration never writes to its source'
-                                % source.describe())
+            target = db.target(restore)
+            db.never_into_source(target, source.identity(), source.describe())
             names = target_names(databases, params['name_prefix'], restore['name_prefix'])
-            present = sorted(set(names.values()) & set(target.databases()))
-            if present and not restore['replace']:
-                raise ToolError('the target %s already holds %s: refusing to overwrite (replace=true drops them)'
-                                % (target.describe(), ', '.join(present)))
-        plan = dict(databases=databases, method=tools['method'], tools=tools['versions'], restore=bool(restore))
+            db.replaceable(target, names.values(), restore['replace'])
+        plan = dict(databases=databases, method=tools['method'], tools=tools['versions'], restore=bool(restore),
+                    dest=room_for(params['dest']))
         if restore and names != dict((d, d) for d in databases):
             plan['restored_as'] = names
         if module.check_mode:
             module.exit_json(changed=True, restored=False, plan=plan)
 
-        work_lock.acquire()
+        db.lock()
         if restore:
             # Again, now that no earlier run's orphaned restore can be adding databases.
-            for dbname in sorted(set(names.values()) & set(target.databases())):
+            for dbname in db.replaceable(target, names.values(), True):
                 target.drop_database(dbname)
         prepare_dest(params['dest'])
         with Credentials() as credentials:
-            transfer = Transfer(module, tools, credentials,
-                                source=Endpoint(params['engine'], source.host, source.port, source.user,
-                                                source.password),
-                                target=restore and Endpoint(params['engine'], target.host, target.port,
-                                                            target.user, target.password),
-                                jobs=params['jobs'], names=names)
+            transfer = Transfer(module, tools, credentials, source=db.endpoint(source),
+                                target=restore and db.endpoint(target), jobs=params['jobs'], names=names)
             started = time.time()
             # A still source (its client stopped): take its inventory while the dump reads it too.
             tasks = {'transfer': lambda: (transfer.copy if restore else transfer.dump)(params['dest'], databases)}
@@ -246,6 +254,7 @@ def main():
                         files=files_of(transfer.dump_path(params['dest'])) if tools['method'] == 'mydumper' else
                         dict((k, v) for d in databases for k, v in files_of(transfer.dump_path(params['dest'], d)).items()))
         path = write_manifest(params['dest'], manifest)
+        db.fail_extra = dict(manifest_path=path)
         seconds = dict(transfer=round(transfer_seconds, 2))
         if restore and params['live'] and params['engine'] == 'pgsql':
             # Still ahead of the downtime: the first read of freshly loaded rows writes their hint bits, and
@@ -268,16 +277,8 @@ def main():
             if problems:
                 module.fail_json(msg='The restore on %s does not match the source: %s'
                                      % (target.describe(), '; '.join(problems)), manifest_path=path, problems=problems)
-    except (DbError, ToolError) as exc:
-        module.fail_json(msg=str(exc))
-    finally:
-        work_lock.release()
-        source.close()
-        if target is not None:
-            target.close()
-    module.exit_json(changed=True, restored=bool(restore), manifest_path=path, manifest=manifest, seconds=seconds,
-                     bytes=sum(f['bytes'] for f in manifest['files'].values()))
-
+    module.exit_json(changed=True, restored=bool(restore), databases=databases, manifest_path=path, manifest=manifest,
+                     seconds=seconds, bytes=sum(f['bytes'] for f in manifest['files'].values()))
 
 if __name__ == '__main__':
     main()

@@ -112,35 +112,26 @@ identity:
   sample: "pgsql:7441394517718823104"
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError, Server, db_argument_spec
+from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError
+from ansible_collections.wabiz.migration.plugins.module_utils._dbmodule import DbModule
 
 
 def main():
-    spec = db_argument_spec()
-    spec.update(name_prefix=dict(type='str', default=''), include=dict(type='list', elements='str'),
-                exclude=dict(type='list', elements='str'), row_counts=dict(type='bool', default=True),
-                checksums=dict(type='bool', default=False), allow_empty=dict(type='bool', default=False))
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    params = module.params
-    server = Server.from_module(module)
-    try:
+    db = DbModule(dict(include=dict(type='list', elements='str'), exclude=dict(type='list', elements='str'),
+                       row_counts=dict(type='bool', default=True), checksums=dict(type='bool', default=False),
+                       allow_empty=dict(type='bool', default=False)))
+    params, server = db.params, db.server
+    with db:
         names = server.select(params['name_prefix'], params['include'], params['exclude'])
         if not names and not params['allow_empty']:
-            module.fail_json(msg='No database on the %s matches prefix %r%s' % (
+            raise DbError('No database on the %s matches prefix %r%s' % (
                 server.describe(), params['name_prefix'],
                 ' without %s' % ', '.join(params['exclude']) if params['exclude'] else ''))
         databases = dict((name, server.inventory(name, params['row_counts'], params['checksums'])) for name in names)
         version = server.version()
         identity = server.identity()
-    except DbError as exc:
-        module.fail_json(msg=str(exc))
-    finally:
-        server.close()
-    module.exit_json(changed=False, names=names, databases=databases, server_version=version, identity=identity,
-                     total_size_bytes=sum(d['size_bytes'] for d in databases.values()))
-
+    db.module.exit_json(changed=False, names=names, databases=databases, server_version=version, identity=identity,
+                        total_size_bytes=sum(d['size_bytes'] for d in databases.values()))
 
 if __name__ == '__main__':
     main()

@@ -83,12 +83,10 @@ seconds:
 import os
 import time
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.wabiz.migration.plugins.module_utils._db import (
-    DbError, Server, db_argument_spec, inventory_of, target_names)
+from ansible_collections.wabiz.migration.plugins.module_utils._db import inventory_of, target_names
+from ansible_collections.wabiz.migration.plugins.module_utils._dbmodule import DbModule
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import (
-    Credentials, Endpoint, ToolError, Transfer, WorkLock, choose_tools, compare, files_of, read_manifest)
+    Credentials, ToolError, Transfer, choose_tools, compare, files_of, read_manifest)
 
 
 def check_files(src, manifest):
@@ -105,18 +103,14 @@ def check_files(src, manifest):
 
 
 def main():
-    spec = db_argument_spec()
-    spec.update(src=dict(type='path', required=True), jobs=dict(type='int', default=2),
-                replace=dict(type='bool', default=False), lock_timeout=dict(type='int', default=900),
-                name_prefix=dict(type='str'))
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    params = module.params
-    target = Server.from_module(module)
-    databases = []
-    work_lock = WorkLock(params['src'].rstrip('/') + '.lock', params['lock_timeout'])
-    try:
+    db = DbModule(dict(src=dict(type='path', required=True), jobs=dict(type='int', default=2),
+                       replace=dict(type='bool', default=False),
+                       # Not given: the names the dump has (the fragment's default would strip their prefix).
+                       name_prefix=dict(type='str')), work_dir='src')
+    module, params, target = db.module, db.params, db.server
+    with db:
         if not module.check_mode:
-            work_lock.acquire()  # an earlier run's orphaned dump or restore of this directory finishes first
+            db.lock()  # an earlier run's orphaned dump or restore of this directory finishes first
         manifest = read_manifest(params['src'])
         if manifest.get('kind', 'dump') != 'dump':
             raise ToolError('%s holds no verified dump but a %s record: %s' % (params['src'], manifest['kind'], {
@@ -124,27 +118,22 @@ def main():
                 'sync': "db_sync's inventory of a source, with only the databases it copied whole"}.get(
                     manifest['kind'], 'unknown kind')))
         databases = sorted(manifest['databases'])
+        db.fail_extra = dict(databases=databases)
         if manifest['engine'] != params['engine']:
             raise ToolError('the dump is of a %s server, the target is %s: engines must match'
                             % (manifest['engine'], params['engine']))
-        if manifest['source']['identity'] == target.identity():
-            raise ToolError('the target %s is the server the dump was taken from: a migration never writes to its '
-                            'source' % target.describe())
+        db.never_into_source(target, manifest['source']['identity'], 'the dump was taken from it')
         check_files(params['src'], manifest)
         tools = choose_tools(module, params['engine'], manifest['method'])
         names = target_names(databases, manifest.get('name_prefix'), params['name_prefix'])
-        present = sorted(set(names.values()) & set(target.databases()))
-        if present and not params['replace']:
-            raise ToolError('the target %s already holds %s: refusing to overwrite (replace=true drops them)'
-                            % (target.describe(), ', '.join(present)))
+        present = db.replaceable(target, names.values(), params['replace'])
         if module.check_mode:
             module.exit_json(changed=True, databases=sorted(names.values()), names=names)
         for dbname in present:
             target.drop_database(dbname)
         started = time.time()
         with Credentials() as credentials:
-            endpoint = Endpoint(params['engine'], target.host, target.port, target.user, target.password)
-            Transfer(module, tools, credentials, target=endpoint, jobs=params['jobs'], names=names).load(
+            Transfer(module, tools, credentials, target=db.endpoint(target), jobs=params['jobs'], names=names).load(
                 params['src'], databases)
         seconds = dict(restore=round(time.time() - started, 2))
         started = time.time()
@@ -155,13 +144,7 @@ def main():
         if problems:
             module.fail_json(msg='The restore on %s does not match the dump: %s'
                                  % (target.describe(), '; '.join(problems)), problems=problems, databases=databases)
-    except (DbError, ToolError) as exc:
-        module.fail_json(msg=str(exc), databases=databases)
-    finally:
-        work_lock.release()
-        target.close()
     module.exit_json(changed=True, databases=sorted(names.values()), names=names, seconds=seconds)
-
 
 if __name__ == '__main__':
     main()

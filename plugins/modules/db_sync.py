@@ -49,14 +49,15 @@ options:
   databases:
     description:
       - The databases to bring up to date (those copied ahead). Each must exist on the source.
-      - At least one of O(databases) and O(name_prefix) is needed.
     type: list
     elements: str
   name_prefix:
     description:
-      - Also every source database whose name starts with this, read when the module runs, less O(exclude). A
-        database created since the copy ahead is copied whole.
+      - The source client's database prefix. Every source database whose name starts with it, read when the
+        module runs, less O(exclude), is brought up to date: a database created since the copy ahead is copied
+        whole.
     type: str
+    default: ''
   exclude:
     description: Databases that O(name_prefix) does not take.
     type: list
@@ -67,6 +68,11 @@ options:
     type: dict
     required: true
     suboptions:
+      engine:
+        description:
+          - The target's engine, when given (the same dict as the source's connection options); it must be the source's.
+        type: str
+        choices: [mysql, pgsql]
       login_host:
         description: Target server.
         type: str
@@ -199,6 +205,11 @@ schema_differences:
   returned: failure
   type: list
   elements: str
+rows_copied:
+  description: Rows copied row by row, over every table of every database (what changed since the copy ahead).
+  returned: success, except in check mode
+  type: int
+  sample: 412
 seconds:
   description: Wall-clock seconds of the comparison, the row copies, the whole copies and the final verification.
   returned: success, except in check mode
@@ -208,17 +219,15 @@ seconds:
 import os
 import time
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.wabiz.migration.plugins.module_utils._db import (
-    DbError, Server, db_argument_spec, target_names, target_options)
+from ansible_collections.wabiz.migration.plugins.module_utils._db import target_names, target_options
+from ansible_collections.wabiz.migration.plugins.module_utils._dbmodule import DbModule
 from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import (
     BUCKETS, MAX_DIFFERING_BUCKETS, PG_SESSION, RowsRefused, counters, database_shape, sync_counters, sync_rows,
     table_checksum, table_sums)
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import (
-    Credentials, Endpoint, ToolError, Transfer, WorkLock, choose_tools, compare, files_of, parallel, prepare_dest,
-    read_manifest, write_manifest)
-from ansible_collections.wabiz.migration.plugins.module_utils._fence import FenceBroken, WriteFence
+    Credentials, ToolError, Transfer, choose_tools, compare, files_of, parallel, prepare_dest, read_manifest,
+    write_manifest)
+from ansible_collections.wabiz.migration.plugins.module_utils._fence import WriteFence
 
 
 def why_not_rows(table):
@@ -269,36 +278,27 @@ def chosen_databases(source, params):
     """The databases given, and, with a prefix, every database of the source that has it now: one created
     since the copy ahead is copied whole, not forgotten."""
     chosen = set(source.select(include=params['databases'])) if params['databases'] else set()
-    if params['name_prefix'] is not None:
-        chosen.update(source.select(params['name_prefix'], exclude=params['exclude']))
+    chosen.update(source.select(params['name_prefix'], exclude=params['exclude']))
     return sorted(chosen)
 
 
 def main():
-    spec = db_argument_spec()
-    spec.update(
-        databases=dict(type='list', elements='str'), name_prefix=dict(type='str'),
+    db = DbModule(dict(
+        databases=dict(type='list', elements='str'),
         exclude=dict(type='list', elements='str', default=[]), dest=dict(type='path', required=True),
         method=dict(type='str', default='auto', choices=['auto', 'mydumper', 'mysqldump', 'pg_dump']),
-        jobs=dict(type='int', default=2), lock_timeout=dict(type='int', default=900),
+        jobs=dict(type='int', default=2),
         schema_differs=dict(type='str', default='copy_whole', choices=['copy_whole', 'fail']),
         expect=dict(type='path'), source_client=dict(type='str', default='old', choices=['old', 'new']),
-        target=dict(type='dict', required=True, options=target_options()))
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
-                           required_one_of=[('databases', 'name_prefix')])
-    params = module.params
-    source = Server.from_module(module)
+        target=dict(type='dict', required=True, options=target_options())), work_dir='dest')
+    module, params, source = db.module, db.params, db.server
     settings = params['target']
-    target = Server(params['engine'], settings['login_host'], settings['login_port'], settings['login_user'],
-                    settings['login_password'], params['connect_timeout'])
-    work_lock = WorkLock(params['dest'].rstrip('/') + '.lock', params['lock_timeout'])
-    try:
+    with db:
+        target = db.target(settings)
         databases = chosen_databases(source, params)
         if not databases:
             raise ToolError('no database to bring up to date on the %s' % source.describe())
-        if target.identity() == source.identity():
-            raise ToolError('the target is the source server %s: a migration never writes to its source'
-                            % source.describe())
+        db.never_into_source(target, source.identity(), source.describe())
         names = target_names(databases, params['name_prefix'], settings['name_prefix'])
         present = set(d for d in databases if names[d] in target.databases())
         if params['schema_differs'] == 'fail':
@@ -316,7 +316,7 @@ def main():
                                  schema_differences=differing)
         if module.check_mode:
             module.exit_json(changed=True, plan=dict(databases=databases, on_target=sorted(present), names=names))
-        work_lock.acquire()
+        db.lock()
         fence = WriteFence(source, databases, params['source_client'])
         fence.raise_()
         prepare_dest(params['dest'])
@@ -346,11 +346,8 @@ def main():
             for dbname in sorted(set(names[d] for d in whole) & set(target.databases())):
                 target.drop_database(dbname)
             with Credentials() as credentials:
-                transfer = Transfer(module, tools, credentials,
-                                    source=Endpoint(params['engine'], source.host, source.port, source.user,
-                                                    source.password),
-                                    target=Endpoint(params['engine'], target.host, target.port, target.user,
-                                                    target.password), jobs=params['jobs'], names=names)
+                transfer = Transfer(module, tools, credentials, source=db.endpoint(source),
+                                    target=db.endpoint(target), jobs=params['jobs'], names=names)
                 transfer.copy(params['dest'], sorted(whole))
             files = files_of(transfer.dump_path(params['dest'])) if tools['method'] == 'mydumper' else dict(
                 (k, v) for d in sorted(whole) for k, v in files_of(transfer.dump_path(params['dest'], d)).items())
@@ -384,14 +381,9 @@ def main():
                         source=dict(host=source.host, port=source.port, version=source.version(),
                                     identity=source.identity(), write_positions=positions))
         path = write_manifest(params['dest'], manifest)
-    except (DbError, ToolError, FenceBroken) as exc:
-        module.fail_json(msg=str(exc))
-    finally:
-        work_lock.release()
-        source.close()
-        target.close()
+    rows_copied = sum(t.get('copied', 0) for d in synced.values() for t in d['tables'].values())
     module.exit_json(changed=True, manifest_path=path, databases=databases, synced=synced, copied_whole=whole,
-                     seconds=seconds)
+                     rows_copied=rows_copied, seconds=seconds)
 
 
 if __name__ == '__main__':

@@ -59,8 +59,8 @@ message_id:
   sample: gBEGkYiEB1VXAglK1ZEqA1YKPrU
 '''
 
-import re
 
+from ansible_collections.wabiz.migration.plugins.module_utils._checks import problem
 from ansible_collections.wabiz.migration.plugins.module_utils._module import ApiModule
 
 
@@ -69,8 +69,8 @@ def main():
                         preview_url=dict(type='bool', default=False)),
                    supports_check_mode=True)
     params = wa.params
-    if not re.match(r'^\+?[\d ()-]{5,20}$', params['to']):
-        wa.module.fail_json(msg='to must be a phone number or WhatsApp id, got %r' % params['to'])
+    if problem(params['to'], 'recipient', 'to'):
+        wa.module.fail_json(msg=problem(params['to'], 'recipient', 'to'))
     if not params['body'] or len(params['body']) > 4096:
         wa.module.fail_json(msg='body must have 1 to 4096 characters')
     if wa.module.check_mode:

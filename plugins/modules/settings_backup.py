@@ -26,7 +26,7 @@ options:
     required: true
   dest:
     description:
-      - File to write the backup to. Its directory must exist.
+      - File to write the backup to (mode C(0600)). Its directory is created (mode C(0700)) when missing.
     type: path
   force:
     description:
@@ -95,25 +95,9 @@ import hashlib
 import hmac
 import json
 import os
-import tempfile
 
+from ansible_collections.wabiz.migration.plugins.module_utils._files import write
 from ansible_collections.wabiz.migration.plugins.module_utils._module import ApiModule
-
-
-def write_private(dest, content):
-    """Write ``content`` to ``dest`` with mode 0600, never leaving a partial file at ``dest``."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest) or '.', prefix='.%s.' % os.path.basename(dest))
-    try:
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.rename(tmp, dest)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 CHECK_ITERATIONS = 200000
@@ -138,8 +122,11 @@ def main():
                    required_one_of=[('dest', 'return_content')], supports_check_mode=True)
     params = wa.params
     dest = params['dest']
-    if dest and not os.path.isdir(os.path.dirname(dest) or '.'):
-        wa.module.fail_json(msg='The directory of dest %s does not exist' % dest)
+    if dest and not os.path.isdir(os.path.dirname(dest) or '.') and not wa.module.check_mode:
+        try:
+            os.makedirs(os.path.dirname(dest), 0o700)
+        except OSError as exc:
+            wa.module.fail_json(msg='Cannot create the directory of dest %s: %s' % (dest, exc))
     if dest and os.path.exists(dest) and not params['force'] and not params['return_content']:
         with open(dest, 'rb') as handle:
             content = handle.read()
@@ -161,8 +148,8 @@ def main():
     content = data.encode('ascii')
     result = dict(checksum=hashlib.sha256(content).hexdigest(), size=len(content))
     if dest:
-        write_private(dest, content)
-        write_private(dest + '.check', json.dumps(password_check(params['password'])).encode('ascii'))
+        write(dest, content)
+        write(dest + '.check', json.dumps(password_check(params['password'])).encode('ascii'))
         result.update(changed=True, dest=dest)
     if params['return_content']:
         result['data'] = data

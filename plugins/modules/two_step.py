@@ -61,8 +61,8 @@ state:
   type: str
 '''
 
-import re
 
+from ansible_collections.wabiz.migration.plugins.module_utils._checks import problem
 from ansible_collections.wabiz.migration.plugins.module_utils._module import ApiModule
 
 
@@ -71,8 +71,8 @@ def main():
                         pin=dict(type='str', no_log=True)),
                    required_if=[('state', 'present', ('pin',))], supports_check_mode=True)
     state, pin = wa.params['state'], wa.params['pin']
-    if state == 'present' and not re.match(r'^\d{6}$', pin):
-        wa.module.fail_json(msg='pin must be exactly six digits')
+    if state == 'present' and problem(pin, 'pin', 'pin'):
+        wa.module.fail_json(msg=problem(pin, 'pin', 'pin'))
     if not wa.module.check_mode:
         if state == 'present':
             wa.call('POST', '/v1/settings/account/two-step', {'pin': pin})

@@ -87,7 +87,10 @@ def test_option(fresh_lab, option):
 
     # Downtime report: from the old client's stop to the test message on the new client.
     assert 0 < report["downtime_seconds"] < 120
-    assert report["events"]["downtime_end"]["info"]["test_message_id"].startswith("gBEG")
+    verify = [s for s in report["steps"] if s["step"] == "verify_new"][0]
+    assert verify["info"]["message_id"].startswith("gBEG")
+    # The downtime ends when the test message is accepted, with the last step inside it.
+    assert report["downtime_ended"] == verify["finished"]
     assert [s["step"] for s in report["steps"] if s["finished"] is None] == []
 
     new = lab.client("new", login=False)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -138,9 +139,11 @@ def test_check_mode_prints_the_plan_and_changes_nothing(ready, option):
     journal_files = journal_state(ready)
     rc, output = ansible_playbook(playbook, os.path.join(ready.workdir, "inventory.yml"), "--check")
     assert rc == 0, output[-3000:]
-    assert '"steps_to_run": [' in output and "stop_old" in output and "containers_to_stop_on_old" in output
+    # The steps in order, each marked inside or outside the downtime, with what it stops and copies.
+    assert re.search(r"serving +settings_backup .*\n.*DOWNTIME +stop_old ", output), output[-3000:]
+    assert re.search(r"stops [a-z0-9_-]+(web|core)", output), output[-3000:]
     if option != 1:
-        assert '"databases_to_copy": [' in output
+        assert re.search(r"[0-9.]+ (MB|GB) of [0-9]+ databases: ", output), output[-3000:]
     ready.client("old").wait_health(timeout=10, shards=ready.setup("old")["shards"] or None)
     assert ready.container_ids("new") == {}
     conn = ready.db("new")

@@ -44,7 +44,7 @@ def test_check_mode_never_changes_the_password(server, run_module):
 
 def test_an_api_url_without_scheme_is_refused_before_any_request(server, run_module):
     result = run_module(login, dict(BASE, api_url="wa:9090"))
-    assert result["failed"] and "write it with its scheme" in result["msg"] and server.requests == []
+    assert result["failed"] and "must be a URL with its scheme" in result["msg"] and server.requests == []
 
 
 def test_turning_tls_verification_off_warns(server, run_module):

@@ -58,6 +58,14 @@ def test_return_content_and_unusable_data(server, run_module):
     assert result["failed"] and "no usable data" in result["msg"]
 
 
-def test_missing_directory(server, run_module, tmp_path):
+def test_missing_directory_is_made_private(server, run_module, tmp_path):
+    server.add("POST", "/v1/settings/backup", 200, {"settings": {"data": DATA}})
     result = run_module(settings_backup, dict(BASE, dest=str(tmp_path / "nope" / "x")))
-    assert result["failed"] and "does not exist" in result["msg"]
+    assert not result["failed"] and open(str(tmp_path / "nope" / "x")).read() == DATA
+    assert stat.S_IMODE(os.stat(str(tmp_path / "nope")).st_mode) == 0o700
+
+
+def test_directory_that_cannot_be_made(server, run_module, tmp_path):
+    (tmp_path / "a-file").write_text("")
+    result = run_module(settings_backup, dict(BASE, dest=str(tmp_path / "a-file" / "x")))
+    assert result["failed"] and "Cannot create the directory" in result["msg"] and server.requests == []

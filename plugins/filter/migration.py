@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters of the playbooks: settings with the argument specs' defaults, and the steps a run carries out."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
+
+from ansible_collections.wabiz.migration.plugins.module_utils._checks import problem
+
+
+STEP_KEYS = frozenset(('name', 'title', 'guide', 'downtime', 'when'))
+
+
+def with_defaults(variables, options):
+    """Every option of an argument spec: the value given in variables, else the spec's default (else None)."""
+    return dict((name, variables[name] if name in variables else spec.get('default'))
+                for name, spec in options.items())
+
+
+def invalid(value, kind, name):
+    """Why a setting is not what the module that takes it accepts (module_utils/_checks), or an empty string."""
+    return problem(value, kind, name) or ''
+
+
+def port_number(value):
+    try:
+        return 0 < int(value) < 65536
+    except (TypeError, ValueError):
+        return False
+
+
+def setup_problems(setup, side):
+    """What is missing or invalid in one setup (playbooks/templates/setup.j2) beyond what its argument spec says,
+    each with its fix, as one sentence naming the host; an empty string when nothing is."""
+    env = side.upper()
+    checks = [
+        problem(setup['api']['api_url'], 'url', 'wa_api_url'),
+        None if setup['api']['api_password'] else 'wa_api_password is missing (or set WA_API_%s_PASSWORD)' % env,
+        None if port_number(setup['db']['login_port']) else 'wa_db_port must be a port number (1-65535)',
+        None if setup['db']['login_password'] is not None
+        else 'wa_db_password is missing (or set WA_DB_%s_PASSWORD)' % env,
+        None if setup['client']['project'] else 'wa_compose_project is empty; name the compose project of the client containers',
+        None if len(setup['db']['name_prefix'] or '') <= 50 else
+        'wa_db_name_prefix is %d characters; database names hold 63 at most, so the prefix (WA_DB_NAME_PREFIX of the '
+        'client) can have 50 before wamessages_NN' % len(setup['db']['name_prefix']),
+    ]
+    found = [c for c in checks if c]
+    return 'The %s setup is incomplete or invalid: %s. See docs/inventory.md.' % (setup['host'], '; '.join(found)) \
+        if found else ''
+
+
+def steps_to_run(steps, done, run_tags=('all',), skip_tags=()):
+    """The steps of an option playbook this run carries out, in their order.
+
+    A step is a dict with name (its task file and tag), title, guide (the guide's step number, or null for a
+    step the guide does not have), downtime (inside the downtime window) and when (false leaves it out).
+    Steps the journal has done are left out (a resumed run starts after them); with --tags or --skip-tags,
+    a step runs when its name is selected.
+    """
+    selected = []
+    for step in steps:
+        missing, unknown = set(('name', 'title', 'downtime')) - set(step), set(step) - STEP_KEYS
+        if missing or unknown:
+            raise AnsibleFilterError('step %r: %s' % (step.get('name'), '; '.join(
+                ['lacks ' + ', '.join(sorted(missing))] * bool(missing) + ['unknown ' + ', '.join(sorted(unknown))] * bool(unknown))))
+        if not boolean(step.get('when', True), strict=False) or step['name'] in done:
+            continue
+        if step['name'] in skip_tags or not ('all' in run_tags or step['name'] in run_tags):
+            continue
+        selected.append(step)
+    return selected
+
+
+class FilterModule(object):
+    def filters(self):
+        return {'with_defaults': with_defaults, 'steps_to_run': steps_to_run, 'invalid': invalid,
+                'setup_problems': setup_problems}

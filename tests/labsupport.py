@@ -4,8 +4,8 @@ import atexit
 import json
 import os
 import re
-import signal
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -444,3 +444,36 @@ def known_secrets(lab_instance):
     values = [state["admin_password"], state["backup_password"], state["pin"], state["api_user_password"],
               state["api_user_token"]] + [s["db_password"] for s in state["setups"].values()]
     return [v for v in values if v]
+
+
+def open_in_browser(path, screenshot):
+    """Open a local page in headless Chromium (Debian's chromium and chromium-driver) through Selenium, as a person
+    would see it: returns the page's rendered text and writes a screenshot of it to ``screenshot``."""
+    from selenium import webdriver  # pylint: disable=import-outside-toplevel
+    from selenium.webdriver.chrome.service import Service  # pylint: disable=import-outside-toplevel
+    from selenium.webdriver.common.by import By  # pylint: disable=import-outside-toplevel
+    profile = tempfile.mkdtemp(prefix="wabiz-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    # Root in a container (no sandbox), and no calls home: the machine reaches nothing but loopback.
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1100,900", "--user-data-dir=" + profile):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    try:
+        driver.get("file://" + os.path.abspath(path))
+        text = driver.find_element(By.TAG_NAME, "body").text
+        driver.save_screenshot(screenshot)
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+    return text
+
+
+def colours_of(png):
+    """{(r, g, b): pixels} of an image file."""
+    from PIL import Image  # pylint: disable=import-outside-toplevel
+    with Image.open(png) as image:
+        return {colour: count for count, colour in image.convert("RGB").getcolors(maxcolors=1 << 20)}
+

@@ -37,7 +37,7 @@ options:
     default: 10
   name_prefix:
     description:
-      - The client's database prefix (its C(WA_DB_NAME_PREFIX)): its databases are C(<prefix>wacore),
+      - The client's database prefix (its C(WA_DB_NAME_PREFIX)); its databases are C(<prefix>wacore),
         C(<prefix>waweb) and C(<prefix>wamessages[_N]).
       - With the connection options, one server's options for C(module_defaults) of C(group/wabiz.migration.db).
     type: str

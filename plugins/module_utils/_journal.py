@@ -141,9 +141,10 @@ def timeline(report):
 
     def setup(side):
         known = setups.get(side, {})
-        return '%s (project %s, databases %s*)' % (
-            html.escape(str(known.get('host', migration.get(side)))), html.escape(str(known.get('project', '?'))),
-            html.escape(str(known.get('database_prefix', ''))))
+        prefix = known.get('database_prefix')
+        return html.escape('%s (compose project %s, %s, database server %s)' % (
+            known.get('host', migration.get(side)), known.get('project', '?'),
+            'databases %s*' % prefix if prefix else 'databases without a prefix', known.get('database_server') or '-'))
 
     moved = []
     for step in steps:
@@ -151,7 +152,12 @@ def timeline(report):
         if info.get('bytes'):
             moved.append('%s: %s' % (step['step'], size(info['bytes'])))
         if info.get('rows_copied') is not None:
-            moved.append('%s: %s rows' % (step['step'], info['rows_copied']))
+            moved.append('%s: %s rows copied' % (step['step'], info['rows_copied']))
+    start, end = report['downtime_started'], report['downtime_ended']
+    rows = ''.join('<tr><td>%s</td><td>%s</td><td>%.2f</td><td>%s</td></tr>' % (
+        html.escape(step['step']), html.escape(step['started'][11:23]), step['seconds'],
+        'inside' if start and end and at(step['started']) < at(end) and at(step['finished']) > at(start) else '')
+        for step in steps)
     downtime = report['downtime_seconds']
     return """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Migration option {option}: downtime {downtime}</title>
@@ -160,6 +166,8 @@ body {{ font-family: sans-serif; margin: 2em; color: #222; }}
 h1 {{ font-size: 1.4em; }} dt {{ font-weight: bold; float: left; width: 9em; }} dd {{ margin: 0 0 .3em 10em; }}
 .downtime {{ fill: #f6d3d3; }} .step {{ fill: #3b6fb6; }} .name {{ text-anchor: end; font-size: 13px; }}
 .seconds, .tick {{ font-size: 12px; fill: #555; }}
+table {{ border-collapse: collapse; margin-top: 1em; }} td, th {{ padding: .2em .8em; text-align: left; }}
+tbody tr:nth-child(odd) {{ background: #f3f3f3; }}
 </style></head><body>
 <h1>Migration option {option}: downtime {downtime}</h1>
 <dl><dt>from</dt><dd>{old}</dd><dt>to</dt><dd>{new}</dd>
@@ -168,13 +176,15 @@ h1 {{ font-size: 1.4em; }} dt {{ font-weight: bold; float: left; width: 9em; }} 
  aria-label="steps on a time axis, the downtime window shaded">{parts}{axis}</svg>
 <p>Each bar is a step from its start to its end; the shaded band is the downtime window, from the old client's
 stop to the new client's accepted test message.</p>
+<table><thead><tr><th>step</th><th>started (UTC)</th><th>seconds</th><th>downtime</th></tr></thead>
+<tbody>{rows}</tbody></table>
 </body></html>
 """.format(option=html.escape(str(migration.get('option'))),
            downtime='%s s' % downtime if downtime is not None else 'not over',
            old=setup('old'), new=setup('new'),
            window=html.escape('%s to %s' % (report['downtime_started'], report['downtime_ended'])),
            moved=html.escape(', '.join(moved) or 'settings only'),
-           width=width, height=height, parts=''.join(parts), axis=axis)
+           width=width, height=height, parts=''.join(parts), axis=axis, rows=rows)
 
 
 def begin(journal, name, info, now):

@@ -71,5 +71,6 @@ def main():
                 db.server.drop_database(dbname)
     db.module.exit_json(changed=bool(present), dropped=present)
 
+
 if __name__ == '__main__':
     main()

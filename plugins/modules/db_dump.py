@@ -280,5 +280,6 @@ def main():
     module.exit_json(changed=True, restored=bool(restore), databases=databases, manifest_path=path, manifest=manifest,
                      seconds=seconds, bytes=sum(f['bytes'] for f in manifest['files'].values()))
 
+
 if __name__ == '__main__':
     main()

@@ -133,5 +133,6 @@ def main():
     db.module.exit_json(changed=False, names=names, databases=databases, server_version=version, identity=identity,
                         total_size_bytes=sum(d['size_bytes'] for d in databases.values()))
 
+
 if __name__ == '__main__':
     main()

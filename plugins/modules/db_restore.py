@@ -146,5 +146,6 @@ def main():
                                  % (target.describe(), '; '.join(problems)), problems=problems, databases=databases)
     module.exit_json(changed=True, databases=sorted(names.values()), names=names, seconds=seconds)
 
+
 if __name__ == '__main__':
     main()

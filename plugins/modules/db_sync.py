@@ -54,7 +54,7 @@ options:
   name_prefix:
     description:
       - The source client's database prefix. Every source database whose name starts with it, read when the
-        module runs, less O(exclude), is brought up to date: a database created since the copy ahead is copied
+        module runs, less O(exclude), is brought up to date; a database created since the copy ahead is copied
         whole.
     type: str
     default: ''

@@ -16,7 +16,8 @@ description:
     finished migration changes nothing.
   - Runs under the lock of the old setup (M(wabiz.migration.setup_lock)), taken before the journal is opened,
     so only one run writes a journal at a time.
-  - Records the moments downtime starts and ends and writes the downtime report.
+  - Records the moments downtime starts and ends and writes the downtime report, as JSON and as an HTML timeline.
+  - Never reports C(changed), since the journal is the run's bookkeeping, not a change of either setup.
   - The journal is a file on the controller. An action plugin of the same name runs it in the controller's
     process (no module start-up inside the downtime window), whatever host the task runs for.
 author:
@@ -32,22 +33,47 @@ options:
         and has steps begun (a journal without steps, left by a refused run, is replaced). A journal whose
         migration was rolled back (event C(rolled_back)) is renamed to C(<path without .json>.rolled-back-<time>.json)
         and a new one begun, since after a rollback the old client serves again and no step it records still holds.
-      - V(begin) and V(done) record the start and the end of O(step).
+      - V(begin) and V(done) record the start and the end of O(step); with O(then), V(done) also begins the next
+        step in the same write.
       - V(event) records O(event) once (a re-run keeps the first time).
-      - V(report) writes the downtime report and returns it.
-      - V(read) only reads.
+      - V(report) writes the downtime report and its HTML timeline and returns the report.
+      - V(read) only reads; with O(setups), it fails when they are not those the journal recorded.
     type: str
     choices: [open, begin, done, event, report, read]
     default: read
   migration:
     description: With O(state=open), what this migration is (the option and the two hosts).
     type: dict
+  setups:
+    description:
+      - What the migration works on (hosts, projects, database prefixes, database servers' identities).
+      - With O(state=open), recorded (event C(setups)) while no step has begun; once one has, they must equal the
+        record or the module fails, since the journal's finished steps hold only for what it was written for.
+      - With O(state=read), compared with the record the same way.
+    type: dict
   step:
     description: With O(state=begin) or O(state=done), the step's name.
     type: str
   event:
-    description: With O(state=event), the event's name, such as C(downtime_start).
+    description:
+      - With O(state=event), the event's name, such as C(downtime_start).
+      - With O(state=begin) or O(state=done), an event recorded at the same moment (once, as with O(state=event)).
     type: str
+  then:
+    description: With O(state=done), the next step, begun in the same write.
+    type: dict
+    suboptions:
+      step:
+        description: Its name.
+        type: str
+        required: true
+      info:
+        description: What it is about to do (recorded as its info).
+        type: dict
+        default: {}
+      event:
+        description: An event recorded as it begins, such as C(downtime_start).
+        type: str
   info:
     description: Facts to keep with the step or event (sizes, message ids); never secrets.
     type: dict
@@ -104,6 +130,12 @@ done:
   returned: always
   type: list
   elements: str
+  sample: [stage_new, settings_backup, copy_ahead]
+info:
+  description: Each finished step's info, by step, as later steps, the rollback and the drop read it.
+  returned: always
+  type: dict
+  sample: {"copy_ahead": {"databases": ["wacore", "wamessages_0"], "bytes": 5412332}}
 journal:
   description: The whole journal (migration, steps with start and end times, events).
   returned: always
@@ -128,6 +160,12 @@ report_path:
   description: Where the report was written.
   returned: with O(state=report)
   type: str
+  sample: /root/.wabiz-migration/old__new-report.json
+timeline_path:
+  description: Where the HTML timeline of the report was written (steps on a time axis, the downtime shaded).
+  returned: with O(state=report)
+  type: str
+  sample: /root/.wabiz-migration/old__new-report.html
 '''
 
 from ansible.module_utils.basic import AnsibleModule

@@ -5,9 +5,9 @@ import os
 
 import pytest
 
-from labsupport import (ROOT, TOPOLOGIES, BackgroundPlaybook, Traffic, ansible_playbook, checksums, databases,
-                        journal_of, leaks, leaks_in_work_dirs, loose_files, rows, stale_credentials, start_lab,
-                        stop_lab)
+from labsupport import (ROOT, TOPOLOGIES, BackgroundPlaybook, Traffic, ansible_playbook, checksums, colours_of,
+                        databases, journal_of, leaks, leaks_in_work_dirs, loose_files, open_in_browser, rows,
+                        stale_credentials, start_lab, stop_lab)
 
 CARRIED = ("messages", "contacts", "callbacks")  # option 2 and 3: "messages, callbacks, contacts"
 
@@ -87,6 +87,13 @@ def test_option(fresh_lab, option):
 
     # Downtime report: from the old client's stop to the test message on the new client.
     assert 0 < report["downtime_seconds"] < 120
+    # The report's timeline as a person opens it: every step and the downtime rendered in headless Chromium.
+    shot = os.path.join(lab.workdir, "timeline-option%d.png" % option)
+    text = open_in_browser(os.path.join(lab.workdir, "runs", "old-setup__new-setup-report.html"), shot)
+    assert all(step["step"] in text for step in report["steps"]), text
+    assert "downtime %s s" % report["downtime_seconds"] in text, text
+    colours = colours_of(shot)  # the steps' bars and the downtime band, drawn, not a blank page
+    assert colours.get((59, 111, 182), 0) > 1000 and colours.get((246, 211, 211), 0) > 1000, sorted(colours.items())[:20]
     verify = [s for s in report["steps"] if s["step"] == "verify_new"][0]
     assert verify["info"]["message_id"].startswith("gBEG")
     # The downtime ends when the test message is accepted, with the last step inside it.

@@ -49,7 +49,7 @@ def test_ansible_doc_renders(module):
     assert doc["return"] and doc["examples"].strip()
 
 
-def test_role_readmes_list_the_argument_specs():
+def test_docs_written_from_the_argument_specs():
     result = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "role_readmes.py"), "--check"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     assert result.returncode == 0, result.stdout

@@ -1,7 +1,9 @@
-"""Writes roles/<role>/README.md from the role's meta/argument_specs.yml, so the two cannot disagree.
+"""Writes the documentation of every argument spec from the spec, so the two cannot disagree: each role's
+README.md from its meta/argument_specs.yml, and the table of the migration's settings in docs/variables.md from
+playbooks/meta/argument_specs.yml (between the markers <!-- settings --> and <!-- /settings -->).
 
-python3 tools/role_readmes.py          rewrite every role's README.md
-python3 tools/role_readmes.py --check  exit 1 naming the README.md files that are out of date (the suite runs it)
+python3 tools/docs_from_specs.py          rewrite them
+python3 tools/docs_from_specs.py --check  exit 1 naming the files that are out of date (the suite runs it)
 """
 
 import glob
@@ -46,7 +48,7 @@ def option_rows(options, prefix=""):
 
 def render(role, specs):
     lines = ["# Role wabiz.migration.%s" % role, "",
-             "<!-- Written by tools/role_readmes.py from meta/argument_specs.yml: edit that file, not this one. -->", ""]
+             "<!-- Written by tools/docs_from_specs.py from meta/argument_specs.yml: edit that file, not this one. -->", ""]
     for entry, spec in specs["argument_specs"].items():
         lines += ["## Entry point `%s`: %s" % (entry, spec.get("short_description", "")), ""]
         description = spec.get("description", [])
@@ -59,22 +61,40 @@ def render(role, specs):
     return "\n".join(lines)
 
 
-def main():
-    check = "--check" in sys.argv[1:]
-    stale = []
+def settings_table(current, specs):
+    """docs/variables.md with its settings table written anew from the playbooks' settings spec."""
+    start, end = "<!-- settings -->\n", "<!-- /settings -->\n"
+    table = ["| variable | type | default | meaning |", "|---|---|---|---|"]
+    table += list(option_rows(specs["argument_specs"]["settings"]["options"]))
+    before, rest = current.split(start, 1)
+    return before + start + "\n".join(table) + "\n" + end + rest.split(end, 1)[1]
+
+
+def documents():
+    """(path, text it must have) for every document written from a spec."""
     for path in sorted(glob.glob(os.path.join(ROOT, "roles", "*", "meta", "argument_specs.yml"))):
         role_dir = os.path.dirname(os.path.dirname(path))
         with open(path, encoding="utf-8") as handle:
-            text = render(os.path.basename(role_dir), yaml.safe_load(handle))
-        readme = os.path.join(role_dir, "README.md")
-        current = open(readme, encoding="utf-8").read() if os.path.exists(readme) else None
+            yield os.path.join(role_dir, "README.md"), render(os.path.basename(role_dir), yaml.safe_load(handle))
+    variables = os.path.join(ROOT, "docs", "variables.md")
+    with open(os.path.join(ROOT, "playbooks", "meta", "argument_specs.yml"), encoding="utf-8") as handle:
+        specs = yaml.safe_load(handle)
+    with open(variables, encoding="utf-8") as handle:
+        yield variables, settings_table(handle.read(), specs)
+
+
+def main():
+    check = "--check" in sys.argv[1:]
+    stale = []
+    for path, text in documents():
+        current = open(path, encoding="utf-8").read() if os.path.exists(path) else None
         if current != text:
-            stale.append(os.path.relpath(readme, ROOT))
+            stale.append(os.path.relpath(path, ROOT))
             if not check:
-                with open(readme, "w", encoding="utf-8") as handle:
+                with open(path, "w", encoding="utf-8") as handle:
                     handle.write(text)
     if check and stale:
-        print("out of date (run python3 tools/role_readmes.py): %s" % ", ".join(stale))
+        print("out of date (run python3 tools/docs_from_specs.py): %s" % ", ".join(stale))
         return 1
     return 0
 

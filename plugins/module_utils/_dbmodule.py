@@ -10,7 +10,7 @@ __metaclass__ = type
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError, Server, db_argument_spec
-from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import Endpoint, ToolError, WorkLock
+from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import ToolError, WorkLock
 from ansible_collections.wabiz.migration.plugins.module_utils._fence import FenceBroken
 
 
@@ -77,8 +77,3 @@ class DbModule(object):
             raise ToolError('the target %s already holds %s: refusing to overwrite (replace=true drops them)'
                             % (target.describe(), ', '.join(present)))
         return present
-
-    @staticmethod
-    def endpoint(server):
-        """The server as the dump tools reach it."""
-        return Endpoint(server.engine, server.host, server.port, server.user, server.password)

@@ -34,21 +34,6 @@ class ToolError(Exception):
     pass
 
 
-class Endpoint(object):
-    def __init__(self, engine, host, port, user, password):
-        self.engine = engine
-        self.host = host
-        self.port = int(port)
-        self.user = user
-        self.password = password or ''
-
-    def same_server(self, other):
-        return (self.host, self.port) == (other.host, other.port)
-
-    def describe(self):
-        return '%s:%d' % (self.host, self.port)
-
-
 class WorkLock(object):
     """An exclusive lock on a dump directory (``<dir>.lock``) for a dump or a restore.
 
@@ -142,17 +127,18 @@ class Credentials(object):
         return write(os.path.join(self.dir, name), text)
 
     def for_endpoint(self, endpoint):
-        """(extra command-line arguments, environment) that let the tools log in to ``endpoint``."""
+        """(extra command-line arguments, environment) that let the tools log in to ``endpoint`` (a _db.Server)."""
         self._count += 1
+        password = endpoint.password or ''
         if endpoint.engine == 'mysql':
             body = 'host=%s\nport=%d\nuser=%s\npassword=%s\n' % (
-                endpoint.host, endpoint.port, _option_value(endpoint.user), _option_value(endpoint.password))
+                endpoint.host, endpoint.port, _option_value(endpoint.user), _option_value(password))
             # [client] for mariadb/mysql and *-dump, [mydumper]/[myloader] for those.
             path = self._write('my-%d.cnf' % self._count,
                                ''.join('[%s]\n%s' % (group, body) for group in ('client', 'mydumper', 'myloader')))
             return {'extra_file': path}, {}
         path = self._write('pgpass-%d' % self._count, '%s:%d:*:%s:%s\n' % (
-            _pgpass_value(endpoint.host), endpoint.port, _pgpass_value(endpoint.user), _pgpass_value(endpoint.password)))
+            _pgpass_value(endpoint.host), endpoint.port, _pgpass_value(endpoint.user), _pgpass_value(password)))
         return {}, {'PGPASSFILE': path, 'PGHOST': endpoint.host, 'PGPORT': str(endpoint.port),
                     'PGUSER': endpoint.user, 'PGCONNECT_TIMEOUT': '10'}
 

@@ -235,8 +235,8 @@ def main():
                 target.drop_database(dbname)
         prepare_dest(params['dest'])
         with Credentials() as credentials:
-            transfer = Transfer(module, tools, credentials, source=db.endpoint(source),
-                                target=restore and db.endpoint(target), jobs=params['jobs'], names=names)
+            transfer = Transfer(module, tools, credentials, source=source,
+                                target=restore and target, jobs=params['jobs'], names=names)
             started = time.time()
             # A still source (its client stopped): take its inventory while the dump reads it too.
             tasks = {'transfer': lambda: (transfer.copy if restore else transfer.dump)(params['dest'], databases)}

@@ -133,7 +133,7 @@ def main():
             target.drop_database(dbname)
         started = time.time()
         with Credentials() as credentials:
-            Transfer(module, tools, credentials, target=db.endpoint(target), jobs=params['jobs'], names=names).load(
+            Transfer(module, tools, credentials, target=target, jobs=params['jobs'], names=names).load(
                 params['src'], databases)
         seconds = dict(restore=round(time.time() - started, 2))
         started = time.time()

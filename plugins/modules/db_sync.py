@@ -346,8 +346,8 @@ def main():
             for dbname in sorted(set(names[d] for d in whole) & set(target.databases())):
                 target.drop_database(dbname)
             with Credentials() as credentials:
-                transfer = Transfer(module, tools, credentials, source=db.endpoint(source),
-                                    target=db.endpoint(target), jobs=params['jobs'], names=names)
+                transfer = Transfer(module, tools, credentials, source=source,
+                                    target=target, jobs=params['jobs'], names=names)
                 transfer.copy(params['dest'], sorted(whole))
             files = files_of(transfer.dump_path(params['dest'])) if tools['method'] == 'mydumper' else dict(
                 (k, v) for d in sorted(whole) for k, v in files_of(transfer.dump_path(params['dest'], d)).items())

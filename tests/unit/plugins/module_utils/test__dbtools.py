@@ -6,19 +6,20 @@ import stat
 import pytest
 
 from ansible_collections.wabiz.migration.plugins.module_utils import _dbtools
+from ansible_collections.wabiz.migration.plugins.module_utils._db import Server
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import (
-    Credentials, Endpoint, compare, sweep_credentials)
+    Credentials, compare, sweep_credentials)
 
 
 def test_credentials_are_private_quoted_and_removed():
     with Credentials() as credentials:
-        args, env = credentials.for_endpoint(Endpoint("mysql", "db", 3306, "root", 'p#a"ss\\w'))
+        args, env = credentials.for_endpoint(Server("mysql", "db", 3306, "root", 'p#a"ss\\w'))
         assert env == {}
         with open(args["extra_file"], encoding="utf-8") as handle:
             text = handle.read()
         assert 'password="p#a\\"ss\\\\w"' in text and "[mydumper]" in text and "[client]" in text
         assert stat.S_IMODE(os.stat(args["extra_file"]).st_mode) == 0o600
-        args, env = credentials.for_endpoint(Endpoint("pgsql", "db", 5432, "root", "a:b\\c"))
+        args, env = credentials.for_endpoint(Server("pgsql", "db", 5432, "root", "a:b\\c"))
         with open(env["PGPASSFILE"], encoding="utf-8") as handle:
             assert handle.read() == "db:5432:*:root:a\\:b\\\\c\n"
         directory = credentials.dir

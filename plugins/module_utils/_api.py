@@ -212,3 +212,33 @@ def _parse(raw):
     except ValueError:
         return {'errors': [{'code': None, 'title': 'not JSON', 'details': raw[:200].decode('utf-8', 'replace')
                             if isinstance(raw, bytes) else raw[:200]}]}
+
+
+# The health object of /v1/health, one parser for every module that reads it.
+GOOD = ('connected', 'connecting')
+
+
+def summarise(health):
+    """Per-node rows and counts from a health object of either shape."""
+    if 'gateway_status' in health:
+        nodes = [dict(node='single', gateway_status=health['gateway_status'], role=None, error=None)]
+        multiconnect = False
+    else:
+        multiconnect = True
+        nodes = []
+        for node, status in sorted(health.items()):
+            error = None
+            if 'errors' in status:
+                first = status['errors'][0] if status['errors'] else {}
+                error = '%s %s' % (first.get('code'), first.get('details') or first.get('title', ''))
+            nodes.append(dict(node=node, gateway_status=status.get('gateway_status'), role=status.get('role'),
+                              error=error))
+    counts = dict(primary_master=0, secondary_master=0, coreapp=0, unknown=0)
+    for row in nodes:
+        if multiconnect:
+            counts[row['role'] if row['role'] in counts else 'unknown'] += 1
+    connected = sum(1 for row in nodes if row['gateway_status'] in GOOD and row['role'] in (None, 'coreapp'))
+    summary = dict(health=health, multiconnect=multiconnect, nodes=nodes, role_counts=counts,
+                   masters=counts['primary_master'] + counts['secondary_master'] if multiconnect else 0,
+                   coreapps=counts['coreapp'] if multiconnect else 1, connected_coreapps=connected)
+    return summary

@@ -73,16 +73,11 @@ restart_required:
 
 import re
 
+from ansible_collections.wabiz.migration.plugins.module_utils._api import summarise
 from ansible_collections.wabiz.migration.plugins.module_utils._module import ApiModule
 
 BAD_BACKUP = ('The backup password does not match this backup, or the data is damaged, or it was made on a '
               'setup with another number of Masters and Coreapps. Nothing was changed on the client.')
-
-
-def statuses(health):
-    if 'gateway_status' in health:
-        return [health['gateway_status']]
-    return [node.get('gateway_status') for node in health.values() if isinstance(node, dict)]
 
 
 # What /v1/settings/backup returns as "data": one line of base64 (or base64url) text; never spaces or markup.
@@ -112,7 +107,7 @@ def main():
                                 % (params['src'] or 'data'))
 
     health = wa.call('GET', '/v1/health').get('health', {})
-    registered = any(status and status != 'unregistered' for status in statuses(health))
+    registered = any(row['gateway_status'] not in (None, 'unregistered') for row in summarise(health)['nodes'])
     if registered and not params['force']:
         wa.exit(changed=False, registered_before=True, restart_required=False,
                 msg='The client is already registered: nothing restored (force=true restores and stops it).')

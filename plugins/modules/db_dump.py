@@ -66,6 +66,16 @@ options:
         target is vacuumed and analyzed afterwards, so that the reads in the downtime write nothing.
     type: bool
     default: false
+  progress_interval:
+    description:
+      - Seconds between progress lines while the dump runs (bytes written of about how many, the rate, the time
+        left at that rate), shown in the terminal and in an AWX job's output. The module then runs as an async
+        job that the action plugin watches (its status and a small progress file beside O(dest)), the first
+        look after half a second.
+      - V(0) runs it as a plain module, with no look before it ends (no added latency, for a short dump inside
+        the downtime).
+    type: int
+    default: 0
   expect:
     description:
       - A manifest of M(wabiz.migration.db_sync) or of this module. The dump's inventory of the source must
@@ -116,6 +126,9 @@ options:
     type: str
     default: ''
 attributes:
+  action:
+    support: full
+    details: With O(progress_interval), the action plugin runs the module as an async job and shows its progress.
   check_mode:
     support: full
     details: Checks the databases and the tools and returns the plan; dumps nothing.
@@ -188,6 +201,7 @@ from ansible_collections.wabiz.migration.plugins.module_utils._dbmodule import D
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import (
     Credentials, ToolError, Transfer, choose_tools, client_major, compare, files_of, parallel, prepare_dest,
     read_manifest, room_for, write_manifest)
+from ansible_collections.wabiz.migration.plugins.module_utils._progress import Progress
 
 
 def main():
@@ -197,6 +211,7 @@ def main():
         method=dict(type='str', default='auto', choices=['auto', 'mydumper', 'mysqldump', 'pg_dump']),
         jobs=dict(type='int', default=2), checksums=dict(type='bool', default=True),
         live=dict(type='bool', default=False), expect=dict(type='path'),
+        progress_interval=dict(type='int', default=0),
         restore_to=dict(type='dict', options=dict(target_options(), replace=dict(type='bool', default=False)))),
         work_dir='dest')
     module, params, source = db.module, db.params, db.server
@@ -242,7 +257,9 @@ def main():
             tasks = {'transfer': lambda: (transfer.copy if restore else transfer.dump)(params['dest'], databases)}
             if not params['live']:
                 tasks['inventory'] = lambda: inventory_of(source, databases, params['checksums'])
-            outcome = parallel(2, tasks)
+            with Progress(params['dest'], lambda: sum(source.size(d) for d in databases),
+                          'db_dump of %s' % ', '.join(databases), enabled=params['progress_interval'] > 0):
+                outcome = parallel(2, tasks)
             transfer_seconds = time.time() - started
         inventory = outcome.get('inventory', dict((d, {}) for d in databases))
         manifest = dict(plan, engine=params['engine'], kind='live' if params['live'] else 'dump',

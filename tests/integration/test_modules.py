@@ -5,9 +5,11 @@ scans everything it printed and left behind for the lab's secrets and for any AP
 """
 
 import os
+import signal
 import stat
+import time
 
-from labsupport import ROOT, TOPOLOGIES, ansible_playbook, lab_fixture, leaks
+from labsupport import ROOT, TOPOLOGIES, BackgroundPlaybook, ansible_playbook, lab_fixture, leaks
 
 PLAYBOOK = os.path.join(ROOT, "tests", "integration", "playbooks", "modules.yml")
 
@@ -29,3 +31,24 @@ def test_modules_against_the_lab(lab, tmp_path):
     assert leaks(lab, output, extra=[backup]) == [], "secrets or API tokens in the -vvv output"
     for path in work_dir.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_a_long_dump_shows_its_progress(lab, tmp_path):
+    """db_dump with progress_interval, its server frozen for a while: the controller shows how far it is."""
+    lab.run("inventory")
+    dest = tmp_path / "dump"
+    run = BackgroundPlaybook(lab, os.path.join("..", "tests", "integration", "playbooks", "progress.yml"),
+                             "-e", "dest=%s" % dest)
+    run.wait_until(lambda: (tmp_path / "dump.progress").exists(), "the dump's progress file")
+    pid = lab.setup("old")["db_pid"]
+    os.kill(pid, signal.SIGSTOP)  # the dump cannot end while its server is frozen
+    try:
+        time.sleep(6)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    rc, output = run.finish()
+    assert rc == 0, output[-4000:]
+    lines = [line for line in output.splitlines() if "db_dump of " in line and " of about " in line]
+    assert len(lines) >= 2 and all("/s" in line for line in lines), output[-4000:]
+    assert not (tmp_path / "dump.progress").exists() and (dest / "manifest.json").exists()
+    assert leaks(lab, output) == []

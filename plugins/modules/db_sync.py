@@ -49,17 +49,17 @@ options:
   databases:
     description:
       - The databases to bring up to date (those copied ahead). Each must exist on the source.
+      - At least one of O(databases) and O(all_of_prefix=true) is needed.
     type: list
     elements: str
-  name_prefix:
+  all_of_prefix:
     description:
-      - The source client's database prefix. Every source database whose name starts with it, read when the
-        module runs, less O(exclude), is brought up to date; a database created since the copy ahead is copied
-        whole.
-    type: str
-    default: ''
+      - Also every source database with O(name_prefix), read when the module runs, less O(exclude); one the
+        client created since the copy ahead is copied whole.
+    type: bool
+    default: false
   exclude:
-    description: Databases that O(name_prefix) does not take.
+    description: Databases that O(all_of_prefix) does not take.
     type: list
     elements: str
     default: []
@@ -167,7 +167,7 @@ EXAMPLES = r'''
     login_host: db-old.example.com
     login_password: "{{ vault_old_db_password }}"
     databases: "{{ old_dbs.names }}"
-    name_prefix: ""
+    all_of_prefix: true
     exclude: [waweb]
     dest: /var/backups/wabiz/sync
     target:
@@ -275,16 +275,17 @@ def sync_database(source, target, dbname, target_db):
 
 
 def chosen_databases(source, params):
-    """The databases given, and, with a prefix, every database of the source that has it now: one created
-    since the copy ahead is copied whole, not forgotten."""
+    """The databases given, and, with all_of_prefix, every database of the source that has the prefix now: one
+    created since the copy ahead is copied whole, not forgotten."""
     chosen = set(source.select(include=params['databases'])) if params['databases'] else set()
-    chosen.update(source.select(params['name_prefix'], exclude=params['exclude']))
+    if params['all_of_prefix']:
+        chosen.update(source.select(params['name_prefix'], exclude=params['exclude']))
     return sorted(chosen)
 
 
 def main():
     db = DbModule(dict(
-        databases=dict(type='list', elements='str'),
+        databases=dict(type='list', elements='str'), all_of_prefix=dict(type='bool', default=False),
         exclude=dict(type='list', elements='str', default=[]), dest=dict(type='path', required=True),
         method=dict(type='str', default='auto', choices=['auto', 'mydumper', 'mysqldump', 'pg_dump']),
         jobs=dict(type='int', default=2),

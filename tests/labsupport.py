@@ -476,4 +476,3 @@ def colours_of(png):
     from PIL import Image  # pylint: disable=import-outside-toplevel
     with Image.open(png) as image:
         return {colour: count for count, colour in image.convert("RGB").getcolors(maxcolors=1 << 20)}
-

@@ -134,6 +134,7 @@ import time
 from ansible_collections.wabiz.migration.plugins.module_utils._api import GOOD, ApiError, summarise
 from ansible_collections.wabiz.migration.plugins.module_utils._module import ApiModule
 
+
 def is_healthy(summary, expected_shards=None):
     nodes = summary['nodes']
     if not summary['multiconnect']:

@@ -39,7 +39,7 @@ def test_a_long_dump_shows_its_progress(lab, tmp_path):
     dest = tmp_path / "dump"
     run = BackgroundPlaybook(lab, os.path.join("..", "tests", "integration", "playbooks", "progress.yml"),
                              "-e", "dest=%s" % dest)
-    run.wait_until(lambda: (tmp_path / "dump.progress").exists(), "the dump's progress file")
+    run.wait_until((tmp_path / "dump.progress").exists, "the dump's progress file")
     pid = lab.setup("old")["db_pid"]
     os.kill(pid, signal.SIGSTOP)  # the dump cannot end while its server is frozen
     try:

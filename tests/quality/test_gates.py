@@ -50,6 +50,6 @@ def test_ansible_doc_renders(module):
 
 
 def test_docs_written_from_the_argument_specs():
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "role_readmes.py"), "--check"],
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "docs_from_specs.py"), "--check"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     assert result.returncode == 0, result.stdout

@@ -26,5 +26,5 @@ def problem(value, kind, name):
     pattern, rule = RULES[kind]
     if isinstance(value, str) and pattern.match(value):
         return None
-    shown = '' if kind == 'pin' else ' (%s)' % ('empty' if not value else repr(value))
-    return '%s%s %s' % (name, shown, rule)
+    shown = '' if kind == 'pin' else ' (it is %s)' % ('empty' if not value else repr(value))
+    return '%s %s%s' % (name, rule, shown)

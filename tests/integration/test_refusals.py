@@ -140,8 +140,9 @@ def test_check_mode_prints_the_plan_and_changes_nothing(ready, option):
     rc, output = ansible_playbook(playbook, os.path.join(ready.workdir, "inventory.yml"), "--check")
     assert rc == 0, output[-3000:]
     # The steps in order, each marked inside or outside the downtime, with what it stops and copies.
-    assert re.search(r"serving +settings_backup .*\n.*DOWNTIME +stop_old ", output), output[-3000:]
-    assert re.search(r"stops [a-z0-9_-]+(web|core)", output), output[-3000:]
+    backup, stop = re.search(r"serving +settings_backup ", output), re.search(r"DOWNTIME +stop_old ", output)
+    assert backup and stop and backup.start() < stop.start(), output[-3000:]
+    assert re.search(r"stops .*(waweb|wacore)", output), output[-3000:]
     if option != 1:
         assert re.search(r"[0-9.]+ (MB|GB) of [0-9]+ databases: ", output), output[-3000:]
     ready.client("old").wait_health(timeout=10, shards=ready.setup("old")["shards"] or None)

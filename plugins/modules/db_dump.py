@@ -129,6 +129,10 @@ attributes:
   action:
     support: full
     details: With O(progress_interval), the action plugin runs the module as an async job and shows its progress.
+  async:
+    support: full
+  bypass_host_loop:
+    support: none
   check_mode:
     support: full
     details: Checks the databases and the tools and returns the plan; dumps nothing.
@@ -136,6 +140,7 @@ attributes:
     support: none
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
   - wabiz.migration.db
   - wabiz.migration.db.attributes
   - wabiz.migration.db.work_lock

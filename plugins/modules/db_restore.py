@@ -40,7 +40,9 @@ options:
         the dump's manifest records (M(wabiz.migration.db_dump)'s O(wabiz.migration.db_dump#module:name_prefix)).
         Each database is restored under the target prefix followed by its name after the source prefix, for
         example C(old_wacore) as C(new_wacore); the dump files keep the source's names.
+      - Not given, the databases keep the names the dump has.
     type: str
+    default: null
 attributes:
   check_mode:
     support: full

@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.wabiz.migration.plugins.module_utils._checks import problem
@@ -15,10 +16,16 @@ from ansible_collections.wabiz.migration.plugins.module_utils._checks import pro
 STEP_KEYS = frozenset(('name', 'title', 'guide', 'downtime', 'when'))
 
 
-def with_defaults(variables, options):
-    """Every option of an argument spec: the value given in variables, else the spec's default (else None)."""
-    return dict((name, variables[name] if name in variables else spec.get('default'))
-                for name, spec in options.items())
+def with_defaults(variables, options, blank_is_unset=False):
+    """Every option of an argument spec: the value given in variables, of the spec's type (an extra var's
+    "false" is False), else the spec's default, else None. With blank_is_unset, an empty string (a survey's
+    blank answer) counts as not given."""
+    given = dict((name, variables[name]) for name in options
+                 if name in variables and not (blank_is_unset and variables[name] == ''))
+    checked = ArgumentSpecValidator(options).validate(given)
+    if checked.error_messages:
+        raise AnsibleFilterError('; '.join(checked.error_messages))
+    return checked.validated_parameters
 
 
 def invalid(value, kind, name):

@@ -33,6 +33,23 @@ def test_modules_against_the_lab(lab, tmp_path):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
+def server_processes(pid):
+    """``pid`` and every process under it."""
+    children = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/stat" % entry, encoding="utf-8") as handle:
+                parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        found.append(todo.pop())
+        todo.extend(children.get(found[-1], []))
+    return found
+
+
 def test_a_long_dump_shows_its_progress(lab, tmp_path):
     """db_dump with progress_interval, its server frozen for a while: the controller shows how far it is."""
     lab.run("inventory")
@@ -40,12 +57,15 @@ def test_a_long_dump_shows_its_progress(lab, tmp_path):
     run = BackgroundPlaybook(lab, os.path.join("..", "tests", "integration", "playbooks", "progress.yml"),
                              "-e", "dest=%s" % dest)
     run.wait_until((tmp_path / "dump.progress").exists, "the dump's progress file")
-    pid = lab.setup("old")["db_pid"]
-    os.kill(pid, signal.SIGSTOP)  # the dump cannot end while its server is frozen
+    # The dump cannot end while its server is frozen: every process of it (PostgreSQL's backends too).
+    frozen = server_processes(lab.setup("old")["db_pid"])
+    for pid in frozen:
+        os.kill(pid, signal.SIGSTOP)
     try:
         time.sleep(6)
     finally:
-        os.kill(pid, signal.SIGCONT)
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
     rc, output = run.finish()
     assert rc == 0, output[-4000:]
     lines = [line for line in output.splitlines() if "db_dump of " in line and " of about " in line]

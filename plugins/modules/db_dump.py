@@ -72,6 +72,8 @@ options:
         left at that rate), shown in the terminal and in an AWX job's output. The module then runs as an async
         job that the action plugin watches (its status and a small progress file beside O(dest)), the first
         look after half a second.
+      - As any async job, its arguments (the passwords among them) are kept in Ansible's remote temporary
+        directory (mode 0700) while it runs, where a pipelined task gets them on its standard input.
       - V(0) runs it as a plain module, with no look before it ends (no added latency, for a short dump inside
         the downtime).
     type: int

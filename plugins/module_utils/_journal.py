@@ -18,6 +18,7 @@ import os
 import time
 
 from ansible_collections.wabiz.migration.plugins.module_utils._files import write
+from ansible_collections.wabiz.migration.plugins.module_utils._progress import size
 
 ARGUMENT_SPEC = dict(
     path=dict(type='path', required=True),
@@ -96,13 +97,6 @@ def report(journal):
         'events': dict((k, dict(v, at=iso(v['at']))) for k, v in events.items()),
         'steps': steps,
     }
-
-
-def size(count):
-    """A byte count as a person reads it (MB up to a GB, then GB)."""
-    if count is None:
-        return None
-    return '%.1f GB' % (count / 1e9) if count >= 1e9 else '%.1f MB' % (count / 1e6)
 
 
 def timeline(report):

@@ -1,3 +1,6 @@
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The downtime benchmark: the collection's options 2 and 3, the raw floor of the database tools and the
 playbook a user would otherwise write, on the same lab data, per engine. See bench/README.md."""
 

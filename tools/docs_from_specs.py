@@ -1,3 +1,6 @@
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Writes the documentation of every argument spec from the spec, so the two cannot disagree: each role's
 README.md from its meta/argument_specs.yml, and the table of the migration's settings in docs/variables.md from
 playbooks/meta/argument_specs.yml (between the markers <!-- settings --> and <!-- /settings -->).

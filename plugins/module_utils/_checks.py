@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: wabiz.migration contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The values the API modules validate, one rule each: the modules check their own inputs with them, and the
 preflight (through the filter wabiz.migration.invalid) checks the migration's settings by the same rules before
 the downtime, where the module that takes a value only runs after it."""

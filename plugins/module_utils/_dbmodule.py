@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: wabiz.migration contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """What every database module shares: the connection options and the client's prefix, a second server it writes
 into (never its source), the lock on its work directory, the tools' view of a server, and one way to fail."""
 

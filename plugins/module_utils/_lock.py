@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: wabiz.migration contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The lock of a setup: one migration, rollback or drop at a time, whichever controller runs it.
 
 The lock is a file on the old setup's host, the one machine every controller of that setup reaches (an AWX

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: wabiz.migration contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Progress of a long database module: the module keeps a small JSON file of how far it is; the module's action
 plugin, which runs it as an async job, reads that file and shows a line (terminal and AWX job output)."""
 

@@ -1,3 +1,6 @@
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The collection as users receive it: the Galaxy tarball installed and run by FQCN, the execution environment
 definition, and the AWX project (credential type, job templates, surveys) run through ansible-runner."""
 

@@ -1,3 +1,6 @@
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Faults injected on the lab, on both engines, then the playbook re-run or rollback.yml run.
 
 Each case ends with one side serving. The checks are the same everywhere: that side has every message the old

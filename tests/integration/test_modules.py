@@ -1,3 +1,6 @@
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Every module through ansible-playbook against the lab over HTTPS with ca_path, on both engines.
 
 The playbook asserts the behaviour (error paths, check mode, idempotence); this test runs it at -vvv and

@@ -1,3 +1,6 @@
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Old and new clients with different database prefixes (WA_DB_NAME_PREFIX): the copy takes the new client's
 names, the new client finds every message under them, and a rollback carries its writes back to the old names."""
 

@@ -1,3 +1,6 @@
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """db_dump's copy ahead, db_sync and db_dump's check against the sync's record, on the lab's real servers.
 
 Test databases beside the client's, on both engines: a copy is taken ahead, then the source changes in every

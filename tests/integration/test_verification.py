@@ -1,3 +1,6 @@
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The verification matrix: changes planted to slip past a weaker check, on real MariaDB and PostgreSQL servers.
 
 Each engine gets two servers of its own, started here in different time zones (the old in America/New_York,

@@ -1,3 +1,6 @@
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The cluster table, the primary-master lease, the shard map and the shard-topology rule.
 
 Shared by the coreapp nodes (which write it) and the web app (which reads it to route requests).

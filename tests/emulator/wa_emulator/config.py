@@ -1,3 +1,6 @@
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Settings read from the environment, with the variable names of the vendor's images.
 
 Variables prefixed ``WA_EMU_`` exist only in the emulator: they make configurable what the reference marks

@@ -1,3 +1,6 @@
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """All client state lives in MySQL/MariaDB or PostgreSQL, never in container memory or files.
 
 Layout (an assumption: the vendor's coreapp database names were never published, see README.md):

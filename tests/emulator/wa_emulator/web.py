@@ -1,3 +1,6 @@
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The web app (waweb): HTTPS API, users and tokens in ``<prefix>waweb``, everything else forwarded."""
 
 import base64

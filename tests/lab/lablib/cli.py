@@ -1,3 +1,6 @@
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """tests/lab/lab: an "old" and a "new" On-Premises setup on one machine, on real database servers.
 
     lab up --engine mysql|pgsql --shards N --workdir DIR   old setup registered and serving; new DB empty

@@ -1,3 +1,6 @@
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Compose projects of the lab's client setups, shaped like the vendor's official compose files.
 
 Single instance: services ``wacore`` and ``waweb``. Multiconnect with N shards: ``waweb``, ``master1``,

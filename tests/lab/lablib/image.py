@@ -1,3 +1,6 @@
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Builds the emulator images with no registry: debootstrap a minimal Debian, docker import, add the code.
 
 Both steps are cached by content: the base image by its package list, the emulator images by a hash of the

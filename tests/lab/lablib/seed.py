@@ -1,3 +1,6 @@
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Fills the old setup like a client that has been in use: through its API and, for bulk, its database."""
 
 import base64

@@ -1,3 +1,6 @@
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The pure parts of the sync: which keys differ, the SQL it writes, which tables may take the row path, and
 what information_schema rows of MySQL 8 (recorded from a MySQL 8.0 server) mean to it."""
 

@@ -1,3 +1,6 @@
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """app_settings: idempotent PATCH of only what differs, diff, check mode, reset."""
 
 from ansible_collections.wabiz.migration.plugins.modules import app_settings

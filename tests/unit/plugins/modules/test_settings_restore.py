@@ -1,3 +1,6 @@
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """settings_restore: only onto an unregistered client unless forced; a clear wrong-password message."""
 
 from ansible_collections.wabiz.migration.plugins.modules import settings_restore

@@ -6,11 +6,14 @@
 import json
 import os
 import shutil
+import sys
 import tempfile
 
 import pytest
 
-from labsupport import TOPOLOGIES, lab_fixture
+# ansible-test units (tools/ansible_test) imports this file as a package module, not from its folder.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from labsupport import TOPOLOGIES, lab_fixture  # noqa: E402 pylint: disable=wrong-import-position
 
 
 @pytest.fixture(scope="session")

@@ -181,9 +181,11 @@ def run_tmpdir(inventory):
     return path
 
 
-def ansible_playbook(playbook, inventory, *args, env=None):
-    """Run ansible-playbook from the venv with this checkout as wabiz.migration; returns (rc, output)."""
-    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory, playbook] + list(args)
+def ansible_playbook(playbook, inventory, *args, env=None, venv=None):
+    """Run ansible-playbook from the venv (the suite's, or another ansible-core's) with this checkout as
+    wabiz.migration; returns (rc, output)."""
+    bin_dir = os.path.join(venv, "bin") if venv else os.path.dirname(sys.executable)
+    command = [os.path.join(bin_dir, "ansible-playbook"), "-i", inventory, playbook] + list(args)
     environment = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH, ANSIBLE_FORCE_COLOR="0",
                        ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0",
                        TMPDIR=run_tmpdir(inventory))

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: app_settings
 short_description: Read and change the application settings of an On-Premises client
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Reads C(GET /v1/settings/application) and, with O(state=present), changes the fields given in
     O(settings) with C(PATCH) when they differ; objects such as C(webhooks) are compared and merged

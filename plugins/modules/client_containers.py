@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: client_containers
 short_description: Find, stop, start or remove the client containers of an On-Premises setup, and nothing else
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Finds the Webapp, Coreapp and Master containers of a compose project by their compose labels and
     service names (and plain containers by name), and stops, starts or removes them.

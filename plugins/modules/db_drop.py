@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: db_drop
 short_description: Drop an old On-Premises client's databases, only with the exact list confirmed
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Drops the given databases. O(confirm) must repeat the list exactly (the names sorted and joined with
     commas), so a typo or a changed list drops nothing.

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: db_dump
 short_description: Dump an On-Premises client's databases with a verifiable manifest, optionally restoring at once
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Dumps the given databases with the engine's own tools into O(dest), a private directory, and writes
     C(manifest.json) next to the dump. The manifest lists every database and table of the source with its

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: db_info
 short_description: List an On-Premises client's databases with sizes, row counts and checksums
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Connects to the client's MySQL/MariaDB or PostgreSQL server and returns the client's databases, chosen
     by name prefix (C(WA_DB_NAME_PREFIX) of the client) and optional include and exclude lists.

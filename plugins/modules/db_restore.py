@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: db_restore
 short_description: Restore a dump made by db_dump and verify it table by table
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Checks the dump files against the SHA-256 sums in C(manifest.json), restores every database of the
     manifest with the tools it was made with (C(psql), C(mariadb), C(myloader)), then compares databases,

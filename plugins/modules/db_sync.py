@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: db_sync
 short_description: Bring a copy of a client's databases up to date with the source, copying only what differs
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - For a copy made while the source still changed (M(wabiz.migration.db_dump) with O(wabiz.migration.db_dump#module:live=true)
     and O(wabiz.migration.db_dump#module:restore_to)), run once the source is still (its client stopped).

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: health_info
 short_description: Read, wait for and check the health of an On-Premises client
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Reads C(GET /v1/health) of a single-instance or multiconnect client and returns each node's status and
     role, and the number of Masters and Coreapps.

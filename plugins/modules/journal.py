@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: journal
 short_description: The journal of a migration and its downtime report
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Keeps a JSON journal of the steps of one migration (which option, from which setup to which, each
     step's start and end), so that a re-run after a failure resumes where it stopped and a re-run of a

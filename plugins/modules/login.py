@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: login
 short_description: Log in to a WhatsApp Business API On-Premises client and return an API token
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Logs in with C(POST /v1/users/login) and returns the bearer token and its expiry.
   - Handles the first login of C(admin), which the client refuses until the default password is changed,

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: message
 short_description: Send a text message through an On-Premises client
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Sends a text message with C(POST /v1/messages) and returns its id; the migration guide's test message
     after a migration.

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: settings_backup
 short_description: Back up the settings, registration and keys of an On-Premises client
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Calls C(POST /v1/settings/backup) with a backup password. The client returns its app settings,
     registration and encryption keys encrypted with that password (not messages, callbacks or users).

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: settings_restore
 short_description: Restore settings, registration and keys onto an On-Premises client
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Calls C(POST /v1/settings/restore) with data made by M(wabiz.migration.settings_backup) and its password.
   - The target must run and must not be registered yet; after the restore it initialises itself with the

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: setup_lock
 short_description: The lock of an old setup, so one migration, rollback or drop runs at a time from any controller
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - Takes or gives back a lock file on the host the task runs on (the old setup's host, which every controller
     of that setup reaches). The lock names its holder by the controller's boot id, PID namespace, the

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: two_step
 short_description: Turn two-step verification of an On-Premises client on or off
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - O(state=present) sets a six-digit PIN with C(POST /v1/settings/account/two-step);
     O(state=absent) turns two-step verification off with C(DELETE).

@@ -7,10 +7,12 @@ test_cores.py)."""
 import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 import pytest
+import yaml
 
 from labsupport import COLLECTIONS, ROOT
 
@@ -49,3 +51,32 @@ def test_docs_written_from_the_argument_specs():
     result = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "docs_from_specs.py"), "--check"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     assert result.returncode == 0, result.stdout
+
+
+def test_license_text_and_spdx_headers():
+    with open(os.path.join(ROOT, "COPYING"), encoding="utf-8") as handle:
+        assert "GNU GENERAL PUBLIC LICENSE" in handle.read(2000)
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True).stdout.split()
+    sources = [f for f in files if f.endswith((".py", ".yml", ".yaml")) and not f.startswith("changelogs/")]
+    sources += [f for f in files if "." not in os.path.basename(f) and open(os.path.join(ROOT, f), "rb").read(2) == b"#!"]
+    missing = [f for f in sources if "SPDX-License-Identifier: GPL-3.0-or-later" not in open(
+        os.path.join(ROOT, f), encoding="utf-8").read(600)]
+    assert missing == []
+
+
+def test_changelog_released_for_the_galaxy_version(tmp_path):
+    """galaxy.yml's version is a release of changelogs/changelog.yaml, no fragment waits, and CHANGELOG.md and
+    CHANGELOG.rst are what antsibull-changelog generates from it."""
+    with open(os.path.join(ROOT, "galaxy.yml"), encoding="utf-8") as handle:
+        version = yaml.safe_load(handle)["version"]
+    with open(os.path.join(ROOT, "changelogs", "changelog.yaml"), encoding="utf-8") as handle:
+        release = yaml.safe_load(handle)["releases"][version]
+    assert release["changes"]["release_summary"]
+    assert [f for f in os.listdir(os.path.join(ROOT, "changelogs", "fragments")) if f.endswith(".yml")] == []
+    copy = tmp_path / "checkout"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv*", ".git", ".collections", "__pycache__"))
+    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ["PATH"], ANSIBLE_COLLECTIONS_PATH=COLLECTIONS)
+    subprocess.run([os.path.join(BIN, "antsibull-changelog"), "generate"], cwd=copy, env=env, check=True)
+    for name in ("CHANGELOG.md", "CHANGELOG.rst"):
+        with open(os.path.join(ROOT, name), encoding="utf-8") as ours, open(copy / name, encoding="utf-8") as fresh:
+            assert ours.read() == fresh.read(), name

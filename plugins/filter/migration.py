@@ -57,7 +57,7 @@ def setup_problems(setup, side):
         'client) can have 50 before wamessages_NN' % len(setup['db']['name_prefix']),
     ]
     found = [c for c in checks if c]
-    return 'The %s setup is incomplete or invalid: %s. See docs/inventory.md.' % (setup['host'], '; '.join(found)) \
+    return 'The %s setup is incomplete or invalid: %s. See docs/docsite/rst/inventory.rst.' % (setup['host'], '; '.join(found)) \
         if found else ''
 
 

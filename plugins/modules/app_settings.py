@@ -19,6 +19,10 @@ description:
   - Without O(settings) and with O(state=present), only reads.
 author:
   - wabiz.migration maintainers (@wabiz)
+seealso:
+  - module: wabiz.migration.two_step
+  - ref: ansible_collections.wabiz.migration.docsite.runbook
+    description: 'The operator''s guide: the option playbooks that use these modules, step by step.'
 options:
   settings:
     description:

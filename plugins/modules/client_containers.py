@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 module: client_containers
-short_description: Find, stop, start or remove the client containers of an On-Premises setup, and nothing else
+short_description: Find, stop, start or remove only the client containers of a setup
 version_added: 1.0.0
 description:
   - Finds the Webapp, Coreapp and Master containers of a compose project by their compose labels and
@@ -21,6 +21,10 @@ description:
   - Uses the C(docker) command of the host it runs on.
 author:
   - wabiz.migration maintainers (@wabiz)
+seealso:
+  - module: community.docker.docker_compose_v2
+  - ref: ansible_collections.wabiz.migration.docsite.runbook
+    description: 'The operator''s guide: the option playbooks that use these modules, step by step.'
 options:
   project:
     description: Compose project name (label C(com.docker.compose.project)).
@@ -95,15 +99,33 @@ complete:
   description: Whether the containers found are exactly O(expected_services) (always true without it).
   returned: always
   type: bool
+  sample: true
 containers:
   description: The client containers, with C(id), C(name), C(service) and C(running) before and after.
   returned: always
   type: list
   elements: dict
+  sample:
+    - id: ad2f1aee7073
+      name: wa-old_master1_1
+      service: master1
+      running_before: true
+      running: false
+    - id: fcb245a80aa6
+      name: wa-old_wacore1_1
+      service: wacore1
+      running_before: true
+      running: false
+    - id: 2124736e353f
+      name: wa-old_waweb_1
+      service: waweb
+      running_before: true
+      running: false
 others:
   description: Number of other containers on the host.
   returned: always
   type: int
+  sample: 0
 '''
 
 import json

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 module: db_drop
-short_description: Drop an old On-Premises client's databases, only with the exact list confirmed
+short_description: Drop an old client's databases, only with the exact list confirmed
 version_added: 1.0.0
 description:
   - Drops the given databases. O(confirm) must repeat the list exactly (the names sorted and joined with
@@ -17,6 +17,11 @@ description:
   - Used by C(playbooks/drop_old_database.yml) after the new client has served for 14 days.
 author:
   - wabiz.migration maintainers (@wabiz)
+seealso:
+  - module: wabiz.migration.db_info
+  - module: wabiz.migration.setup_lock
+  - ref: ansible_collections.wabiz.migration.docsite.runbook
+    description: 'The operator''s guide: dropping the old database after 14 healthy days.'
 options:
   databases:
     description: The databases to drop. Those already gone are skipped.
@@ -55,6 +60,7 @@ dropped:
   returned: always
   type: list
   elements: str
+  sample: [wacore, wamessages_0, wamessages_1, waweb]
 '''
 
 from ansible_collections.wabiz.migration.plugins.module_utils._dbmodule import DbModule

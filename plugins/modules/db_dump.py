@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 module: db_dump
-short_description: Dump an On-Premises client's databases with a verifiable manifest, optionally restoring at once
+short_description: Dump an On-Premises client's databases with a verifiable manifest
 version_added: 1.0.0
 description:
   - Dumps the given databases with the engine's own tools into O(dest), a private directory, and writes
@@ -28,6 +28,13 @@ author:
   - wabiz.migration maintainers (@wabiz)
 requirements:
   - The database client tools on the host that runs the module (Debian packages mariadb-client, postgresql-client, mydumper).
+seealso:
+  - module: wabiz.migration.db_restore
+  - module: wabiz.migration.db_sync
+  - ref: ansible_collections.wabiz.migration.docsite.verification
+    description: What is compared before the new client starts, and why a planted change cannot pass.
+  - module: community.mysql.mysql_db
+  - module: community.postgresql.postgresql_db
 options:
   databases:
     description:
@@ -183,22 +190,69 @@ manifest_path:
   description: The manifest file.
   returned: success, except in check mode
   type: str
+  sample: /var/backups/wabiz/dump/manifest.json
 manifest:
   description: Engine, method, tool versions, source, and per database its tables (rows, checksum) and files.
   returned: success, except in check mode
   type: dict
+  sample:
+    kind: dump
+    engine: mysql
+    method: mydumper
+    name_prefix: ''
+    restore: false
+    created: '2026-12-02T21:59:06Z'
+    tools:
+      dump: mydumper 0.10.0, built against MySQL 10.11.14
+      load: myloader 0.10.0, built against MySQL 10.11.14
+    source:
+      host: db-old.example.com
+      port: 3306
+      version: 10.11.19-MariaDB-0+deb12u1
+      identity: mysql:db-old:3306:/var/lib/mysql/
+    dest:
+      path: /var/backups/wabiz/dump
+      existing: /var/backups/wabiz/dump
+      writable: true
+      free_bytes: 81432543232
+    databases:
+      wacore:
+        size_bytes: 229376
+        tables:
+          contacts:
+            rows: 30
+            checksum: d30-114cabf175a0b39942
+          registration:
+            rows: 1
+            checksum: d1-aaf57e9b673701ff
+      wamessages_0:
+        size_bytes: 1048576
+        tables:
+          messages:
+            rows: 150
+            checksum: d150-8c1f0e2b7a4d3e9f51
+    files:
+      mydumper/metadata:
+        bytes: 75
+        sha256: 223de951d70e1b794fccbe80185d2e435b864a5c417016ff07191a9538b56b22
+      mydumper/wacore.contacts.sql:
+        bytes: 23937
+        sha256: 73c9db6bef4b27e5b936803a0aded8c1350e4b5b2b1d3f0c0e8d1f7b6a5c4d3e
 bytes:
   description: Size of the dump on disk.
   returned: success, except in check mode
   type: int
+  sample: 367126
 seconds:
   description: Wall-clock seconds of the dump (and restore), and of the verification.
   returned: success, except in check mode
   type: dict
+  sample: {transfer: 0.19, verify: 0.31}
 restored:
   description: Whether the databases were restored into O(restore_to) and verified.
   returned: always
   type: bool
+  sample: false
 '''
 
 import os

@@ -19,6 +19,11 @@ description:
   - Reads only; the server is never changed.
 author:
   - wabiz.migration maintainers (@wabiz)
+seealso:
+  - module: wabiz.migration.db_dump
+  - module: wabiz.migration.db_drop
+  - module: community.mysql.mysql_info
+  - module: community.postgresql.postgresql_info
 options:
   name_prefix:
     description:
@@ -99,10 +104,12 @@ total_size_bytes:
   description: Sum of the chosen databases' sizes.
   returned: success
   type: int
+  sample: 1310720000
 server_version:
   description: The server's version string.
   returned: success
   type: str
+  sample: 10.11.19-MariaDB-0+deb12u1
 identity:
   description:
     - Names the server itself, wherever it is reached from (loopback addresses and ports repeat across hosts),

@@ -22,6 +22,10 @@ author:
   - wabiz.migration maintainers (@wabiz)
 requirements:
   - The database client tools on the host that runs the module (Debian packages mariadb-client, postgresql-client, mydumper).
+seealso:
+  - module: wabiz.migration.db_dump
+  - ref: ansible_collections.wabiz.migration.docsite.verification
+    description: What is compared before the new client starts, and why a planted change cannot pass.
 options:
   src:
     description: The dump directory made by M(wabiz.migration.db_dump).
@@ -72,6 +76,7 @@ databases:
   returned: always
   type: list
   elements: str
+  sample: [wacore, wamessages_0, wamessages_1, waweb]
 names:
   description: Each database of the dump with its name on the target.
   returned: success
@@ -81,6 +86,7 @@ seconds:
   description: Seconds spent restoring and verifying.
   returned: success, except in check mode
   type: dict
+  sample: {restore: 12.4, verify: 1.9}
 '''
 
 import os

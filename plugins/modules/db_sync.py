@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 module: db_sync
-short_description: Bring a copy of a client's databases up to date with the source, copying only what differs
+short_description: Bring a copy of a client's databases up to date, copying only what differs
 version_added: 1.0.0
 description:
   - For a copy made while the source still changed (M(wabiz.migration.db_dump) with O(wabiz.migration.db_dump#module:live=true)
@@ -46,6 +46,12 @@ author:
   - wabiz.migration maintainers (@wabiz)
 requirements:
   - The database client tools on the host that runs the module (for databases copied whole).
+seealso:
+  - module: wabiz.migration.db_dump
+  - ref: ansible_collections.wabiz.migration.docsite.verification
+    description: What is compared before the new client starts, and why a planted change cannot pass.
+  - ref: ansible_collections.wabiz.migration.docsite.option2
+    description: 'Option 2: settings and messages.'
 options:
   databases:
     description:
@@ -189,6 +195,7 @@ manifest_path:
   description: The manifest file.
   returned: success, except in check mode
   type: str
+  sample: /var/backups/wabiz/sync/manifest.json
 synced:
   description:
     - Per database brought up row by row, the tables that differed with the rows deleted and copied, and the counters set.
@@ -206,6 +213,7 @@ schema_differences:
   returned: failure
   type: list
   elements: str
+  sample: [wamessages_0]
 rows_copied:
   description: Rows copied row by row, over every table of every database (what changed since the copy ahead).
   returned: success, except in check mode
@@ -215,6 +223,7 @@ seconds:
   description: Wall-clock seconds of the comparison, the row copies, the whole copies and the final verification.
   returned: success, except in check mode
   type: dict
+  sample: {rows: 0.68, verify: 0.4, whole: 3.1}
 '''
 
 import os

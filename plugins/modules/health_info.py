@@ -20,6 +20,11 @@ description:
     exactly as many Masters and Coreapps on the new setup as on the old.
 author:
   - wabiz.migration maintainers (@wabiz)
+seealso:
+  - module: wabiz.migration.login
+  - module: wabiz.migration.message
+  - ref: ansible_collections.wabiz.migration.docsite.runbook
+    description: 'The operator''s guide: the option playbooks that use these modules, step by step.'
 options:
   wait_for:
     description:
@@ -81,15 +86,35 @@ health:
   description: The C(health) object as the client returned it.
   returned: success
   type: dict
+  sample:
+    vm:ad2f1aee7073:
+      gateway_status: connected
+      role: primary_master
+    vm:b7a4e6c424d9:
+      gateway_status: disconnected
+      role: secondary_master
+    vm:fcb245a80aa6:
+      gateway_status: connected
+      role: coreapp
 multiconnect:
   description: Whether the client answered in the multiconnect shape (one entry per node).
   returned: success
   type: bool
+  sample: true
 nodes:
   description: One entry per node (a single instance has one, named C(single)).
   returned: success
   type: list
   elements: dict
+  sample:
+    - node: vm:ad2f1aee7073
+      gateway_status: connected
+      role: primary_master
+      error: null
+    - node: vm:fcb245a80aa6
+      gateway_status: connected
+      role: coreapp
+      error: null
   contains:
     node:
       description: Node id, C(hostname:container-id) in multiconnect.
@@ -112,22 +137,27 @@ masters:
   description: Number of Masters (0 for a single instance).
   returned: success
   type: int
+  sample: 2
 coreapps:
   description: Number of Coreapps (1 for a single instance).
   returned: success
   type: int
+  sample: 3
 connected_coreapps:
   description: Coreapps that are connected (each serves a shard).
   returned: success
   type: int
+  sample: 2
 healthy:
   description: Whether the client is connected in the sense of O(wait_for=connected).
   returned: success
   type: bool
+  sample: true
 waited:
   description: Seconds spent waiting.
   returned: success
   type: float
+  sample: 0.1
 '''
 
 import time

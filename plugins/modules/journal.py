@@ -23,6 +23,10 @@ description:
     process (no module start-up inside the downtime window), whatever host the task runs for.
 author:
   - wabiz.migration maintainers (@wabiz)
+seealso:
+  - module: wabiz.migration.setup_lock
+  - ref: ansible_collections.wabiz.migration.docsite.runbook
+    description: 'The operator''s guide: the option playbooks that use these modules, step by step.'
 options:
   path:
     description: The journal file; the report C(<path without .json>-report.json).
@@ -126,6 +130,7 @@ path:
   description: The journal file.
   returned: always
   type: str
+  sample: /root/.wabiz-migration/old-setup__new-setup.json
 done:
   description: Names of the finished steps.
   returned: always
@@ -141,22 +146,161 @@ journal:
   description: The whole journal (migration, steps with start and end times, events).
   returned: always
   type: dict
+  sample:
+    migration:
+      option: '3'
+      old: old-setup
+      new: new-setup
+      database_stays: 'False'
+    created: '2026-12-02T21:58:37.913+00:00'
+    order:
+    - stage_new
+    - settings_backup
+    - copy_ahead
+    - stop_old
+    steps:
+      stop_old:
+        attempts: 1
+        started: 1796248734.78
+        finished: 1796248736.24
+        info:
+          host: old-setup
+          project: wa-old
+    events:
+      downtime_start:
+        at: 1796248734.78
+        info: {}
 report:
   description: The downtime report, with O(state=report).
   returned: with O(state=report)
   type: dict
+  sample:
+    migration:
+      option: '3'
+      old: old-setup
+      new: new-setup
+      database_stays: 'False'
+    downtime_started: '2026-12-02T21:58:54.784+00:00'
+    downtime_ended: '2026-12-02T21:59:02.906+00:00'
+    downtime_seconds: 8.121
+    events:
+      setups:
+        at: '2026-12-02T21:58:44.501+00:00'
+        info:
+          old:
+            host: old-setup
+            project: wa-old
+            database_prefix: ''
+            database_server: mysql:db-old:3306:/var/lib/mysql/
+          new:
+            host: new-setup
+            project: wa-new
+            database_prefix: ''
+            database_server: mysql:db-new:3306:/var/lib/mysql/
+      downtime_start:
+        at: '2026-12-02T21:58:54.784+00:00'
+        info: {}
+      downtime_end:
+        at: '2026-12-02T21:59:02.906+00:00'
+        info: {}
+    steps:
+    - step: stage_new
+      started: '2026-12-02T21:58:44.743+00:00'
+      finished: '2026-12-02T21:58:50.803+00:00'
+      seconds: 6.06
+      info: {}
+    - step: settings_backup
+      started: '2026-12-02T21:58:52.162+00:00'
+      finished: '2026-12-02T21:58:53.609+00:00'
+      seconds: 1.447
+      info:
+        checksum: e616d075730ebe6c75cb55fc02d806596074662fd037307e31b0c8710d5e4b7f
+        size: 1092
+    - step: copy_ahead
+      started: '2026-12-02T21:58:53.609+00:00'
+      finished: '2026-12-02T21:58:54.784+00:00'
+      seconds: 1.175
+      info:
+        bytes: 367126
+        databases:
+        - wacore
+        - wamessages_0
+        - wamessages_1
+        - waweb
+    - step: stop_old
+      started: '2026-12-02T21:58:54.784+00:00'
+      finished: '2026-12-02T21:58:56.242+00:00'
+      seconds: 1.458
+      info:
+        host: old-setup
+        project: wa-old
+        intent: stop the old client's containers (downtime starts)
+    - step: copy_databases
+      started: '2026-12-02T21:58:56.242+00:00'
+      finished: '2026-12-02T21:58:58.495+00:00'
+      seconds: 2.252
+      info:
+        intent: write the new client's databases
+        database_server: mysql:db-new:3306:/var/lib/mysql/
+        databases:
+        - wacore
+        - wamessages_0
+        - wamessages_1
+        - waweb
+        rows_copied: 7
+        copied_whole: {}
+        seconds:
+          rows: 0.68
+    - step: start_new
+      started: '2026-12-02T21:58:58.495+00:00'
+      finished: '2026-12-02T21:59:00.312+00:00'
+      seconds: 1.817
+      info:
+        intent: start the new client
+        host: new-setup
+        project: wa-new
+        database_server: mysql:db-new:3306:/var/lib/mysql/
+    - step: verify_new
+      started: '2026-12-02T21:59:00.312+00:00'
+      finished: '2026-12-02T21:59:02.906+00:00'
+      seconds: 2.594
+      info:
+        message_id: gBEGVsgZ4vqpFwPeKEiEANSJgwWL
+    - step: webhooks
+      started: '2026-12-02T21:59:03.911+00:00'
+      finished: '2026-12-02T21:59:05.168+00:00'
+      seconds: 1.257
+      info: {}
+    - step: backup_old
+      started: '2026-12-02T21:59:05.168+00:00'
+      finished: '2026-12-02T21:59:06.424+00:00'
+      seconds: 1.256
+      info: {}
   contains:
+    migration:
+      description: What the migration was (O(migration) of its opening; values as text).
+      type: dict
+    downtime_started:
+      description: When the old client's stop began (ISO 8601, UTC), or null when no downtime began.
+      type: str
+    downtime_ended:
+      description: When the new client had served the test message (ISO 8601, UTC), or null.
+      type: str
     downtime_seconds:
       description: From the old client's stop to the new client serving and accepting the test message.
       type: float
+    events:
+      description: Each recorded event (the setups, the downtime's start and end, a rollback) with its time and info.
+      type: dict
     steps:
-      description: Each step with its start, end and seconds.
+      description: Each step in the order it ran, with its start, end, seconds and what it recorded (its info).
       type: list
       elements: dict
 previous_journal:
   description: With O(state=open), where a rolled-back migration's journal was moved.
   returned: when a rolled-back journal was set aside
   type: str
+  sample: /root/.wabiz-migration/old-setup__new-setup.rolled-back-20261202T215837.json
 report_path:
   description: Where the report was written.
   returned: with O(state=report)

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 module: login
-short_description: Log in to a WhatsApp Business API On-Premises client and return an API token
+short_description: Log in to a WhatsApp Business API On-Premises client, return a token
 version_added: 1.0.0
 description:
   - Logs in with C(POST /v1/users/login) and returns the bearer token and its expiry.
@@ -21,6 +21,11 @@ description:
     registered variable keeps it for later tasks.
 author:
   - wabiz.migration maintainers (@wabiz)
+seealso:
+  - module: wabiz.migration.health_info
+  - module: wabiz.migration.settings_restore
+  - ref: ansible_collections.wabiz.migration.docsite.runbook
+    description: 'The operator''s guide: the option playbooks that use these modules, step by step.'
 options:
   new_password:
     description:
@@ -73,6 +78,7 @@ token:
   description: The bearer token. Hidden from all output; use it through the registered variable.
   returned: success, unless a password change was only planned in check mode
   type: str
+  sample: eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.(hidden in output)
 expires_after:
   description: When the token expires, as the client reports it.
   returned: success, unless a password change was only planned in check mode
@@ -87,6 +93,7 @@ password_changed:
   description: Whether the login changed the password (or would, in check mode).
   returned: always
   type: bool
+  sample: false
 '''
 
 from ansible_collections.wabiz.migration.plugins.module_utils._api import (

@@ -17,6 +17,10 @@ description:
   - Every run sends a new message.
 author:
   - wabiz.migration maintainers (@wabiz)
+seealso:
+  - module: wabiz.migration.health_info
+  - ref: ansible_collections.wabiz.migration.docsite.runbook
+    description: 'The operator''s guide: the option playbooks that use these modules, step by step.'
 options:
   to:
     description: Recipient's phone number or WhatsApp id (digits, an optional leading C(+)).

@@ -19,6 +19,10 @@ description:
   - The client must be registered and running.
 author:
   - wabiz.migration maintainers (@wabiz)
+seealso:
+  - module: wabiz.migration.settings_restore
+  - ref: ansible_collections.wabiz.migration.docsite.option1
+    description: 'Option 1: the settings only.'
 options:
   password:
     description:
@@ -77,18 +81,22 @@ dest:
   description: The file written or kept.
   returned: when O(dest) is given
   type: str
+  sample: /var/backups/wabiz/settings.backup
 checksum:
   description: SHA-256 of the backup data, in hex.
   returned: success, except in check mode
   type: str
+  sample: e616d075730ebe6c75cb55fc02d806596074662fd037307e31b0c8710d5e4b7f
 size:
   description: Length of the backup data in bytes.
   returned: success, except in check mode
   type: int
+  sample: 1092
 data:
   description: The encrypted backup data. Hidden from all output.
   returned: when O(return_content=true)
   type: str
+  sample: (hidden in output)
 '''
 
 import base64

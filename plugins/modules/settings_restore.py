@@ -19,6 +19,11 @@ description:
   - A wrong password or damaged data fails with a clear message and changes nothing on the client.
 author:
   - wabiz.migration maintainers (@wabiz)
+seealso:
+  - module: wabiz.migration.settings_backup
+  - module: wabiz.migration.health_info
+  - ref: ansible_collections.wabiz.migration.docsite.option1
+    description: 'Option 1: the settings only.'
 options:
   password:
     description: The password the backup was made with.
@@ -66,10 +71,12 @@ registered_before:
   description: Whether the client was registered before this task.
   returned: always
   type: bool
+  sample: false
 restart_required:
   description: Whether the client's containers must be restarted (a forced restore onto a registered client).
   returned: always
   type: bool
+  sample: false
 '''
 
 import re

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 module: setup_lock
-short_description: The lock of an old setup, so one migration, rollback or drop runs at a time from any controller
+short_description: Lock an old setup so one migration, rollback or drop runs at a time
 version_added: 1.0.0
 description:
   - Takes or gives back a lock file on the host the task runs on (the old setup's host, which every controller
@@ -22,6 +22,10 @@ description:
     controller; the module reads and writes the file on the target.
 author:
   - wabiz.migration maintainers (@wabiz)
+seealso:
+  - module: wabiz.migration.journal
+  - ref: ansible_collections.wabiz.migration.docsite.troubleshooting
+    description: What a refused lock says, and how to release one safely.
 options:
   path:
     description: The lock file on the target host. Its directory is created (mode 0700) when missing.
@@ -100,6 +104,7 @@ taken:
   description: Whether this run holds the lock now (false in check mode and with O(state=absent)).
   returned: always
   type: bool
+  sample: true
 holder:
   description: The holder found before (none when the lock was free), as written by the run that took it.
   returned: always
@@ -114,6 +119,19 @@ owner:
   description: This run's own lock record.
   returned: always
   type: dict
+  sample:
+    id: 8ea38bc87ce59513
+    controller: awx-task-7d9f
+    boot_id: f7a18167-fe12-46c9-9652-aae25fc809fa
+    pid_namespace: pid:[4026531836]
+    pid: 25545
+    process_start: 1385711
+    since: '2026-12-02T21:58:37+00:00'
+    run:
+      what: 3
+      old: old-setup
+      new: new-setup
+      journal: /root/.wabiz-migration/old-setup__new-setup.json
 '''
 
 from ansible.module_utils.basic import AnsibleModule

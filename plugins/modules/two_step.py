@@ -20,6 +20,10 @@ description:
     it always reports a change.
 author:
   - wabiz.migration maintainers (@wabiz)
+seealso:
+  - module: wabiz.migration.app_settings
+  - ref: ansible_collections.wabiz.migration.docsite.runbook
+    description: 'The operator''s guide: the option playbooks that use these modules, step by step.'
 options:
   state:
     description: Whether two-step verification is on.
@@ -60,6 +64,7 @@ state:
   description: The state that was set.
   returned: always
   type: str
+  sample: absent
 '''
 
 

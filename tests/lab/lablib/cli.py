@@ -218,7 +218,7 @@ def write_inventory(state):
         "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
         "wa_phone": state["phone"], "wa_backup_password": state["backup_password"], "wa_twostep_pin": state["pin"],
         "wa_webhook_url": state["webhook_url"],
-        # The migration's settings (docs/variables.md) for a run on this lab.
+        # The migration's settings (docs/docsite/rst/variables.rst) for a run on this lab.
         "wabiz_work_dir": os.path.join(state["workdir"], "runs"), "wabiz_backup_password": state["backup_password"],
         "wabiz_test_recipient": "+4915100000001", "wabiz_twostep_pin": state["pin"], "wabiz_twostep_disable": True,
         "wabiz_webhook_url": state["webhook_url"]}, "children": hosts}}

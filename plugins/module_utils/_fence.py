@@ -48,10 +48,10 @@ class WriteFence(object):
     # client's when a rollback carries its writes back.
     WAY_ON = {
         'old': ('old', 'Another node of the old setup, a script, a second application',
-                'then re-run the playbook: it resumes at this step and compares again; or run rollback.yml to bring '
+                'then re-run the playbook: it resumes at this step and compares again; or run wabiz.migration.rollback (in AWX, its job template) to bring '
                 'the old client back. The new client was not started.'),
         'new': ('new', 'A container of the new client left running, a script, a second application',
-                'then run rollback.yml again. The old client was not started.'),
+                'then run wabiz.migration.rollback again. The old client was not started.'),
     }
 
     def __init__(self, server, databases, source_client='old'):

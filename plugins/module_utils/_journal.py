@@ -76,7 +76,7 @@ def check_setups(path, journal, setups):
         raise JournalError(
             'The journal %s was written for %s; the inventory now gives %s. Its finished steps hold only for what it '
             'was written for. Point the inventory back at those servers and projects; or, if the migration is to '
-            'start over elsewhere, roll it back (playbooks/rollback.yml) or move the journal away.'
+            'start over elsewhere, roll it back (wabiz.migration.rollback) or move the journal away.'
             % (path, json.dumps(recorded, sort_keys=True), json.dumps(plain(setups), sort_keys=True)))
 
 

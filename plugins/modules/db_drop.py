@@ -14,7 +14,7 @@ version_added: 1.0.0
 description:
   - Drops the given databases. O(confirm) must repeat the list exactly (the names sorted and joined with
     commas), so a typo or a changed list drops nothing.
-  - Used by C(playbooks/drop_old_database.yml) after the new client has served for 14 days.
+  - Used by the playbook C(wabiz.migration.drop_old_database) after the new client has served for 14 days.
 author:
   - wabiz.migration maintainers (@wabiz)
 seealso:

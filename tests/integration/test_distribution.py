@@ -17,7 +17,7 @@ import jinja2
 import pytest
 import yaml
 
-from labsupport import COLLECTIONS_PATH, ROOT, ansible_playbook, leaks, start_lab, stop_lab
+from labsupport import COLLECTIONS_PATH, ROOT, ansible_playbook, databases, leaks, start_lab, stop_lab
 
 BIN = os.path.dirname(sys.executable)
 AWX = os.path.join(ROOT, "awx")
@@ -75,33 +75,57 @@ def test_execution_environment_context_and_introspection(installed, tmp_path):
                              os.path.join(AWX, "execution-environment.yml"), "-c", str(context)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     assert result.returncode == 0, result.stdout
-    containerfile = next(p for p in (context / "Containerfile", context / "Dockerfile") if p.exists())
-    assert "ansible-galaxy" in containerfile.read_text() or "assemble" in containerfile.read_text()
+    containerfile = next(p for p in (context / "Containerfile", context / "Dockerfile") if p.exists()).read_text()
+    assert "assemble" in containerfile and "python3.12" in containerfile
     assert "wabiz.migration" in (context / "_build" / "requirements.yml").read_text()
-    # What ansible-builder will add for this collection: its meta/execution-environment.yml, read from the
-    # installed tarball.
+    # What ansible-builder adds for the installed collection: nothing. The EE is the controller side; the
+    # managed hosts' drivers and tools (requirements.txt, bindep.txt) stay out of it.
     deps = subprocess.run([os.path.join(BIN, "ansible-builder"), "introspect", "--sanitize", installed["path"]],
                           stdout=subprocess.PIPE, text=True, check=True).stdout
-    for needed in ("PyMySQL", "psycopg2-binary", "mariadb-client", "postgresql-client", "mydumper"):
-        assert needed in deps, deps
+    for host_only in ("PyMySQL", "psycopg2", "mariadb", "postgresql", "mydumper", "docker"):
+        assert host_only not in deps, deps
+    # ... and the controller side indeed imports nothing but ansible-core and the standard library.
+    imported = set()
+    for path in glob.glob(os.path.join(ROOT, "plugins", "action", "*.py")) + glob.glob(
+            os.path.join(ROOT, "plugins", "filter", "*.py")):
+        with open(path, encoding="utf-8") as handle:
+            imported |= set(re.findall(r"^(?:from|import) (\w+)", handle.read(), re.M))
+    assert imported - {"ansible", "ansible_collections", "__future__"} <= set(sys.stdlib_module_names), imported
+
+
+def controller_tasks():
+    """(module, args) of each task of awx/configure_controller.yml."""
+    with open(os.path.join(AWX, "configure_controller.yml"), encoding="utf-8") as handle:
+        play = yaml.safe_load(handle)[0]
+    for task in play["tasks"]:
+        module = next(k for k in task if "." in k)
+        yield module, task[module]
 
 
 def test_awx_definitions_fit_the_awx_modules_and_the_playbooks():
     definitions = awx_definitions()
-    credential_type = definitions["wabiz_credential_type"]
-    assert set(credential_type) <= module_options("awx.awx.credential_type") and credential_type["kind"] == "cloud"
-    fields = {f["id"]: f for f in credential_type["inputs"]["fields"]}
-    assert set(credential_type["inputs"]["required"]) <= set(fields)
-    assert all(fields[f].get("secret") for f in fields if "password" in f)
-    injected = credential_type["injectors"]["env"]
-    for name, template in injected.items():
-        assert name.startswith(("WA_API_", "WA_DB_")), name
-        assert re.fullmatch(r"\{\{ (\w+) \}\}", template).group(1) in fields
+    for module, args in controller_tasks():
+        if module.startswith("awx.awx."):
+            assert set(args) <= module_options(module), module
+    injected = {}
+    credential_type_options = module_options("awx.awx.credential_type")
+    for credential_type in definitions["wabiz_credential_types"]:
+        assert set(credential_type) <= credential_type_options and credential_type["kind"] == "cloud"
+        fields = {f["id"]: f for f in credential_type["inputs"]["fields"]}
+        assert set(credential_type["inputs"]["required"]) <= set(fields)
+        assert all(fields[f].get("secret") for f in fields if "password" in f)
+        for name, template in credential_type["injectors"]["env"].items():
+            assert name.startswith(("WA_API_", "WA_DB_")) and name not in injected, name
+            assert re.fullmatch(r"\{\{ (\w+) \}\}", template).group(1) in fields
+            injected[name] = credential_type["name"]
+    # One type per setup, so that a job takes both credentials (AWX attaches one credential of each type).
+    assert {n for n in injected if "NEW" in n} == {n for n, t in injected.items() if "new setup" in t}
+    assert {n for n in injected if "OLD" in n or "BACKUP" in n} == {n for n, t in injected.items() if "old setup" in t}
     # Every injected variable is documented where the playbooks' fallbacks are (the runner runs below show that
     # the playbooks read them: their inventory holds no password).
-    with open(os.path.join(ROOT, "docs", "variables.md"), encoding="utf-8") as handle:
+    with open(os.path.join(ROOT, "docs", "docsite", "rst", "variables.rst"), encoding="utf-8") as handle:
         variables_doc = handle.read()
-    assert [name for name in injected if "`%s`" % name not in variables_doc] == []
+    assert [name for name in injected if "``%s``" % name not in variables_doc] == []
 
     with open(os.path.join(ROOT, "playbooks", "meta", "argument_specs.yml"), encoding="utf-8") as handle:
         settings = yaml.safe_load(handle)["argument_specs"]["settings"]["options"]
@@ -109,6 +133,7 @@ def test_awx_definitions_fit_the_awx_modules_and_the_playbooks():
     playbooks = set()
     for template in definitions["wabiz_job_templates"]:
         assert set(template) <= job_template_options, template["name"]
+        assert template["ask_job_type_on_launch"] and template["job_type"] == "run"  # "Check" at launch
         assert os.path.exists(os.path.join(AWX, template["playbook"]))
         playbooks.add(template["playbook"])
         for question in template.get("survey_spec", {}).get("spec", []):
@@ -119,6 +144,10 @@ def test_awx_definitions_fit_the_awx_modules_and_the_playbooks():
     wrappers = {os.path.basename(p) for p in glob.glob(os.path.join(AWX, "*.yml"))} - {
         "configure_controller.yml", "execution-environment.yml"}
     assert playbooks == wrappers
+    # The playbooks name the rollback's job template in AWX jobs: it must be one of these.
+    with open(os.path.join(ROOT, "playbooks", "tasks", "step.yml"), encoding="utf-8") as handle:
+        named = re.findall(r'job template "([^"]+)"', handle.read())
+    assert named and set(named) <= {t["name"] for t in definitions["wabiz_job_templates"]}
 
 
 @pytest.fixture
@@ -159,13 +188,17 @@ def private_data_dir(lab, installed, option, base):
     (base / "inventory").mkdir()
     (base / "inventory" / "lab.yml").write_text(json.dumps(inventory))
 
-    credential = {"old_api_username": "admin", "old_api_password": state["admin_password"],
-                  "new_api_username": "admin", "new_api_password": state["admin_password"],
-                  "old_db_password": state["setups"]["old"]["db_password"],
-                  "new_db_password": state["setups"]["new"]["db_password"],
-                  "backup_password": state["backup_password"]}
-    envvars = {name: jinja2.Template(template).render(credential)
-               for name, template in definitions["wabiz_credential_type"]["injectors"]["env"].items()}
+    # The old setup's and the new setup's credential, each of its own type, as one job takes them.
+    setups = state["setups"]
+    credentials = {"old": {"api_username": "admin", "api_password": state["admin_password"],
+                           "db_password": setups["old"]["db_password"], "backup_password": state["backup_password"]},
+                   "new": {"api_username": "admin", "api_password": state["admin_password"],
+                           "db_password": setups["new"]["db_password"]}}
+    envvars = {}
+    for credential_type in definitions["wabiz_credential_types"]:
+        inputs = credentials["old" if "old setup" in credential_type["name"] else "new"]
+        envvars.update({name: jinja2.Template(template).render(inputs)
+                        for name, template in credential_type["injectors"]["env"].items()})
     envvars["ANSIBLE_COLLECTIONS_PATH"] = installed["path"]  # where AWX puts the project's collections
     template = next(t for t in definitions["wabiz_job_templates"] if t["playbook"] == "option%d.yml" % option)
     answers = {"wabiz_test_recipient": "+4915100000001", "wabiz_twostep_disable": "true",
@@ -186,6 +219,16 @@ def test_ansible_runner_runs_each_option_like_awx(installed, lab_for, option, tm
     lab = lab_for
     playbook = private_data_dir(lab, installed, option, tmp_path)
     env = dict(os.environ, PATH=BIN + os.pathsep + os.environ["PATH"])
+    if option == 3:
+        # Launched first with the job type "Check", as an operator rehearses: AWX runs the playbook with --check.
+        result = subprocess.run([os.path.join(BIN, "ansible-runner"), "run", str(tmp_path), "-p", playbook,
+                                 "--ident", "check", "--cmdline=--check"], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, env=env, check=False)
+        assert (tmp_path / "artifacts" / "check" / "status").read_text() == "successful", result.stdout[-5000:]
+        output = (tmp_path / "artifacts" / "check" / "stdout").read_text()
+        assert "DOWNTIME" in output and "stop_old" in output, output[-3000:]  # the plan
+        assert databases(lab, "new") == [] and lab.client("old").request("GET", "/v1/health").status_code == 200
+        (tmp_path / "env" / "cmdline").unlink()  # ansible-runner keeps --cmdline for later runs; the job is a run
     result = subprocess.run([os.path.join(BIN, "ansible-runner"), "run", str(tmp_path), "-p", playbook,
                              "--ident", "job", "-v"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=env, check=False)

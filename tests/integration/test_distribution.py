@@ -69,6 +69,19 @@ def test_tarball_holds_the_collection_only(installed):
     assert not [n for n in names if n.endswith((".sql", ".backup", ".pyc")) or "__pycache__" in n]
 
 
+def test_galaxy_importer_accepts_the_tarball(installed, tmp_path):
+    """What Galaxy and Automation Hub run at upload (ansible-doc, ansible-lint, the changelog, the README), with
+    Automation Hub's demands: version 1.0.0 or later and tags from its list."""
+    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ["PATH"], GALAXY_IMPORTER_REQUIRE_V1_OR_GREATER="true",
+               GALAXY_IMPORTER_CHECK_REQUIRED_TAGS="true", GALAXY_IMPORTER_TMP_ROOT_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "-m", "galaxy_importer.main", installed["tarball"]],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, check=False)
+    assert result.returncode == 0, result.stdout[-5000:]
+    messages = [line for line in result.stdout.splitlines() if not line.startswith("{")]
+    assert "Importer processing completed successfully" in messages, result.stdout[-5000:]
+    assert [m for m in messages if re.search(r"warn|error", m, re.I)] == []
+
+
 def test_execution_environment_context_and_introspection(installed, tmp_path):
     context = tmp_path / "context"
     result = subprocess.run([os.path.join(BIN, "ansible-builder"), "create", "-f",
@@ -159,8 +172,10 @@ def lab_for(request, docker_engine):  # pylint: disable=unused-argument
 
 
 @pytest.mark.parametrize("lab_for", [("mysql", 0)], indirect=True)
-def test_installed_collection_runs_option1_by_fqcn(installed, lab_for):
-    rc, output = ansible_playbook("wabiz.migration.option1", os.path.join(lab_for.workdir, "inventory.yml"),
+def test_installed_collection_runs_option3_by_fqcn(installed, lab_for):
+    """The tarball installed into an empty path migrates the lab by the playbook's FQCN (the checkout is not on
+    the collections path)."""
+    rc, output = ansible_playbook("wabiz.migration.option3", os.path.join(lab_for.workdir, "inventory.yml"),
                                   env={"ANSIBLE_COLLECTIONS_PATH": installed["path"]})
     assert rc == 0, output[-5000:]
     assert os.path.exists(os.path.join(lab_for.workdir, "runs", "old-setup__new-setup-report.json"))

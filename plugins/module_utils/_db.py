@@ -69,6 +69,18 @@ def target_options():
                 login_password=dict(type='str', required=True, no_log=True), name_prefix=dict(type='str'))
 
 
+# The copies are verified with hash_record_extended (_db.row_digest), which PostgreSQL has since 14.
+PG_OLDEST = 140000
+
+
+def pg_too_old(server, version_num):
+    # server_version_num: 130011 is 13.11; before 10, 90624 was 9.6.24.
+    major = str(version_num // 10000) if version_num >= 100000 else '%d.%d' % (version_num // 10000,
+                                                                              version_num // 100 % 100)
+    return ('The %s runs PostgreSQL %s; the collection needs PostgreSQL 14 or later (it verifies every copy with '
+            'hash_record_extended). Upgrade the server before migrating.' % (server, major))
+
+
 class DbError(Exception):
     pass
 
@@ -151,10 +163,15 @@ class Server(object):
                                             dbname=dbname or 'postgres', connect_timeout=self.connect_timeout,
                                             options=PG_SESSION_OPTIONS)
                     conn.autocommit = True
+                    if conn.server_version < PG_OLDEST:
+                        conn.close()
+                        raise DbError(pg_too_old(self.describe(), conn.server_version))
                     self.session_ids.add(conn.get_backend_pid())
                 for statement in self.session:
                     with conn.cursor() as cur:
                         cur.execute(statement)
+            except DbError:
+                raise
             except Exception as exc:
                 raise DbError('Cannot connect to the %s%s: %s' % (
                     self.describe(), ' database %s' % dbname if dbname else '', exc))

@@ -1,0 +1,37 @@
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A PostgreSQL server older than 14 is refused at its first connection, so the preflight (whose db_info calls
+are the first to connect) names it before any downtime; the copies' verification needs hash_record_extended."""
+
+import pytest
+
+from ansible_collections.wabiz.migration.plugins.module_utils import _db
+
+
+class FakeConnection:
+    def __init__(self, server_version):
+        self.server_version = server_version
+        self.autocommit = False
+        self.closed = False
+
+    def get_backend_pid(self):
+        return 4242
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.mark.parametrize("version, shown, refused", [(130011, "13", True), (90624, "9.6", True), (140000, "14", False),
+                                                    (150018, "15", False)])
+def test_postgresql_older_than_14_is_refused(monkeypatch, version, shown, refused):
+    connection = FakeConnection(version)
+    monkeypatch.setattr(_db.psycopg2, "connect", lambda **kwargs: connection)
+    server = _db.Server("pgsql", "db-old.example.com", 5432, "postgres", "secret")
+    if refused:
+        with pytest.raises(_db.DbError) as caught:
+            server.connection()
+        assert "runs PostgreSQL %s;" % shown in str(caught.value) and "14 or later" in str(caught.value)
+        assert "db-old.example.com" in str(caught.value) and connection.closed
+    else:
+        assert server.connection() is connection

@@ -7,6 +7,7 @@ test_cores.py)."""
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -80,3 +81,21 @@ def test_changelog_released_for_the_galaxy_version(tmp_path):
     for name in ("CHANGELOG.md", "CHANGELOG.rst"):
         with open(os.path.join(ROOT, name), encoding="utf-8") as ours, open(copy / name, encoding="utf-8") as fresh:
             assert ours.read() == fresh.read(), name
+
+
+def test_readme_reads_as_a_collection_readme():
+    """The two newcomer commands first; the sections of the collection README template; every relative link
+    resolves inside the repository (none reaches outside it)."""
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
+        readme = handle.read()
+    first_block = readme.split("```")[1]
+    assert [line.split()[0] for line in first_block.splitlines()[1:] if line.strip()] == ["tools/demo", "tools/test"]
+    for section in ("Description", "Requirements", "Installation", "Use", "Documentation", "Testing",
+                    "Contributing and support", "Release notes", "License"):
+        assert "\n## %s\n" % section in readme, section
+    for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", readme) + re.findall(r"\]\(([^)#]+)", open(
+            os.path.join(ROOT, "CONTRIBUTING.md"), encoding="utf-8").read()):
+        if "://" in target:
+            continue
+        path = os.path.normpath(os.path.join(ROOT, target))
+        assert path.startswith(ROOT + os.sep) and os.path.exists(path), target

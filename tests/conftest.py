@@ -35,11 +35,24 @@ lab = lab_fixture(TOPOLOGIES)
 SHARED_FIXTURES = {"lab", "installed", "pair"}
 
 
+# The longest tests (a minute and more each, measured on CI) start first, so that the two workers end together
+# instead of one waiting for the other's last long test.
+LONG_FIRST = ("killed-at-every-step-2", "killed-at-every-step-3", "test_molecule.py::", "killed-at-every-step-1",
+              "test_bench.py::", "test_cores.py::test_ansible_test_passes_without_ignore_files[sanity",
+              "test_options.py::test_option[pgsql-single")
+
+
+def _rank(item):
+    return next((rank for rank, part in enumerate(LONG_FIRST) if part in item.nodeid), len(LONG_FIRST))
+
+
 def pytest_collection_modifyitems(items):
-    """Tests that share a module-scoped fixture run on one pytest-xdist worker (tools/test: --dist loadgroup)."""
+    """Tests that share a module-scoped fixture run on one pytest-xdist worker (tools/test: --dist loadgroup), and
+    the longest start first."""
     for item in items:
         if SHARED_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+    items.sort(key=_rank)
 
 
 def pytest_configure(config):

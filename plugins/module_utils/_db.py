@@ -75,8 +75,10 @@ PG_OLDEST = 140000
 
 def pg_too_old(server, version_num):
     # server_version_num: 130011 is 13.11; before 10, 90624 was 9.6.24.
-    major = str(version_num // 10000) if version_num >= 100000 else '%d.%d' % (version_num // 10000,
-                                                                              version_num // 100 % 100)
+    if version_num >= 100000:
+        major = str(version_num // 10000)
+    else:
+        major = '%d.%d' % (version_num // 10000, version_num // 100 % 100)
     return ('The %s runs PostgreSQL %s; the collection needs PostgreSQL 14 or later (it verifies every copy with '
             'hash_record_extended). Upgrade the server before migrating.' % (server, major))
 

@@ -17,7 +17,7 @@ import jinja2
 import pytest
 import yaml
 
-from labsupport import COLLECTIONS_PATH, ROOT, ansible_playbook, databases, leaks, start_lab, stop_lab
+from labsupport import COLLECTIONS_PATH, ROOT, databases, leaks, start_lab, stop_lab
 
 BIN = os.path.dirname(sys.executable)
 AWX = os.path.join(ROOT, "awx")
@@ -111,7 +111,7 @@ def controller_tasks():
     with open(os.path.join(AWX, "configure_controller.yml"), encoding="utf-8") as handle:
         play = yaml.safe_load(handle)[0]
     for task in play["tasks"]:
-        module = next(k for k in task if "." in k)
+        module = [k for k in task if "." in k][0]
         yield module, task[module]
 
 
@@ -169,16 +169,6 @@ def lab_for(request, docker_engine):  # pylint: disable=unused-argument
     instance.run("inventory")
     yield instance
     stop_lab(instance)
-
-
-@pytest.mark.parametrize("lab_for", [("mysql", 0)], indirect=True)
-def test_installed_collection_runs_option3_by_fqcn(installed, lab_for):
-    """The tarball installed into an empty path migrates the lab by the playbook's FQCN (the checkout is not on
-    the collections path)."""
-    rc, output = ansible_playbook("wabiz.migration.option3", os.path.join(lab_for.workdir, "inventory.yml"),
-                                  env={"ANSIBLE_COLLECTIONS_PATH": installed["path"]})
-    assert rc == 0, output[-5000:]
-    assert os.path.exists(os.path.join(lab_for.workdir, "runs", "old-setup__new-setup-report.json"))
 
 
 SECRET_HOST_VARS = ("wa_api_username", "wa_api_password", "wa_db_password")

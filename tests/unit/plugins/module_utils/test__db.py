@@ -22,8 +22,8 @@ class FakeConnection:
         self.closed = True
 
 
-@pytest.mark.parametrize("version, shown, refused", [(130011, "13", True), (90624, "9.6", True), (140000, "14", False),
-                                                    (150018, "15", False)])
+@pytest.mark.parametrize("version, shown, refused", [
+    (130011, "13", True), (90624, "9.6", True), (140000, "14", False), (150018, "15", False)])
 def test_postgresql_older_than_14_is_refused(monkeypatch, version, shown, refused):
     connection = FakeConnection(version)
     monkeypatch.setattr(_db.psycopg2, "connect", lambda **kwargs: connection)

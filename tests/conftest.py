@@ -37,7 +37,7 @@ SHARED_FIXTURES = {"lab", "installed", "pair"}
 
 # The longest tests (a minute and more each, measured on CI) start first, so that the two workers end together
 # instead of one waiting for the other's last long test.
-LONG_FIRST = ("killed-at-every-step-2", "killed-at-every-step-3", "test_molecule.py::", "killed-at-every-step-1",
+LONG_FIRST = ("steps-2]", "steps-3]", "test_molecule.py::", "steps-1]",
               "test_bench.py::", "test_cores.py::test_ansible_test_passes_without_ignore_files[sanity",
               "test_options.py::test_option[pgsql-single")
 

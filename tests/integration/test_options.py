@@ -13,6 +13,8 @@ from labsupport import (ROOT, TOPOLOGIES, BackgroundPlaybook, Traffic, ansible_p
                         stale_credentials, start_lab, stop_lab)
 
 CARRIED = ("messages", "contacts", "callbacks")  # option 2 and 3: "messages, callbacks, contacts"
+# The steps (by position, 1 for the first) after which the controller is killed on the 2-shard labs.
+KILLED_AFTER = {"mysql": ("odd", set(range(1, 40, 2))), "pgsql": ("even", set(range(2, 40, 2)))}
 
 
 @pytest.fixture
@@ -24,15 +26,17 @@ def fresh_lab(request, docker_engine):  # pylint: disable=unused-argument
     stop_lab(instance)
 
 
-def run_option(lab, option, kill_at_boundaries):
-    """Run the option at -vvv; with kill_at_boundaries, kill the controller after every step and re-run."""
+def run_option(lab, option, kill_after):
+    """Run the option at -vvv; with kill_after (a set of step positions, 1 for the first step), kill the
+    controller as soon as each of those steps is done and re-run."""
     inventory = os.path.join(lab.workdir, "inventory.yml")
     playbook = os.path.join(ROOT, "playbooks", "option%d.yml" % option)
-    if kill_at_boundaries:
-        rc, outputs, killed_after = run_killed_after_every_step(lab, option)
+    if kill_after:
+        rc, outputs, killed_after = run_killed_after_steps(lab, option, kill_after)
         assert rc == 0, outputs[-1][-5000:]
-        # Killed once after each step; the last run found every step done and only wrote the report.
-        assert killed_after == journal_of(lab)["order"], killed_after
+        # Killed once after each of those steps; the last run found them done and resumed from there.
+        order = journal_of(lab)["order"]
+        assert killed_after == [step for n, step in enumerate(order, 1) if n in kill_after], killed_after
     else:
         rc, output = ansible_playbook(playbook, inventory, "-vvv")
         assert rc == 0, output[-5000:]
@@ -47,14 +51,15 @@ def run_option(lab, option, kill_at_boundaries):
     return report, inventory, playbook
 
 
-def run_killed_after_every_step(lab, option):
-    """Start the option, SIGKILL the controller as soon as one more step is done, re-run; until a run ends."""
+def run_killed_after_steps(lab, option, kill_after):
+    """Start the option, SIGKILL the controller as soon as a step whose position is in kill_after is done, re-run;
+    until a run ends."""
     outputs, killed_after = [], []
     while True:
         run = BackgroundPlaybook(lab, "option%d.yml" % option, "-vvv")
         done_before = len(done_steps(lab))
-        run.wait_until(lambda: len(done_steps(lab)) > done_before or run.proc.poll() is not None,
-                       "the end of the next step")
+        run.wait_until(lambda: any(n in kill_after for n in range(done_before + 1, len(done_steps(lab)) + 1))
+                       or run.proc.poll() is not None, "the end of the next step to kill after")
         if run.proc.poll() is not None:
             rc, output = run.finish()
             return rc, outputs + [output], killed_after
@@ -74,16 +79,19 @@ def status_with_token(lab, name, token):
 
 @pytest.mark.parametrize("option", [1, 2, 3])
 @pytest.mark.parametrize("fresh_lab", TOPOLOGIES, indirect=True,
-                         ids=["%s-%s" % (e, "single" if s == 0 else "%dshards-killed-at-every-step" % s)
-                              for e, s in TOPOLOGIES])
+                         ids=["%s-%s" % (e, "single" if s == 0 else "%dshards-killed-after-%s-steps" % (
+                             s, KILLED_AFTER[e][0])) for e, s in TOPOLOGIES])
 def test_option(fresh_lab, option):
-    """Each option on each topology; on the multiconnect ones the controller is killed after every step."""
+    """Each option on each topology. On the multiconnect ones the controller is killed after every other step and
+    the playbook re-run: after the odd-numbered steps on MariaDB, the even-numbered on PostgreSQL, so that every
+    step boundary of every option is a crash and a resume on one engine."""
     lab = fresh_lab
     prefix = lab.setup("old")["db_prefix"]
     # Options 2 and 3 copy ahead while the old client serves: it keeps taking messages until it stops.
     traffic = Traffic(lab, pause=0.05).start() if option in (2, 3) else None
     try:
-        report, inventory, playbook = run_option(lab, option, kill_at_boundaries=bool(lab.setup("old")["shards"]))
+        kill_after = KILLED_AFTER[lab.setup("old")["engine"]][1] if lab.setup("old")["shards"] else set()
+        report, inventory, playbook = run_option(lab, option, kill_after)
     finally:
         accepted = traffic.stop() if traffic else []
     old_after = checksums(lab, "old")

@@ -46,6 +46,9 @@ def test_ansible_doc_renders(module):
                                     text=True, env=env, check=True).stdout)[name]
     assert doc["doc"]["attributes"]["check_mode"]["support"] in ("full", "partial", "none")
     assert doc["return"] and doc["examples"].strip()
+    # What a user reads of a result has a sample; related modules and guides are linked.
+    assert [key for key, spec in doc["return"].items() if "sample" not in spec] == []
+    assert doc["doc"]["seealso"] and doc["doc"]["version_added"] == "1.0.0"
 
 
 def test_docs_written_from_the_argument_specs():

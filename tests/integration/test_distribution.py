@@ -74,7 +74,8 @@ def test_galaxy_importer_accepts_the_tarball(installed, tmp_path):
     Automation Hub's demands: version 1.0.0 or later and tags from its list."""
     env = dict(os.environ, PATH=BIN + os.pathsep + os.environ["PATH"], GALAXY_IMPORTER_REQUIRE_V1_OR_GREATER="true",
                GALAXY_IMPORTER_CHECK_REQUIRED_TAGS="true", GALAXY_IMPORTER_TMP_ROOT_DIR=str(tmp_path))
-    result = subprocess.run([sys.executable, "-m", "galaxy_importer.main", installed["tarball"]],
+    # It writes importer_result.json into its working directory.
+    result = subprocess.run([sys.executable, "-m", "galaxy_importer.main", installed["tarball"]], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, check=False)
     assert result.returncode == 0, result.stdout[-5000:]
     messages = [line for line in result.stdout.splitlines() if not line.startswith("{")]

@@ -62,9 +62,13 @@ def test_license_text_and_spdx_headers():
         assert "GNU GENERAL PUBLIC LICENSE" in handle.read(2000)
     files = subprocess.run(["git", "ls-files"], cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True).stdout.split()
     sources = [f for f in files if f.endswith((".py", ".yml", ".yaml")) and not f.startswith("changelogs/")]
-    sources += [f for f in files if "." not in os.path.basename(f) and open(os.path.join(ROOT, f), "rb").read(2) == b"#!"]
-    missing = [f for f in sources if "SPDX-License-Identifier: GPL-3.0-or-later" not in open(
-        os.path.join(ROOT, f), encoding="utf-8").read(600)]
+    scripts = [f for f in files if "." not in os.path.basename(f)]
+    missing = []
+    for name in sources + scripts:
+        with open(os.path.join(ROOT, name), encoding="utf-8", errors="replace") as handle:
+            head = handle.read(600)
+        if (name in sources or head.startswith("#!")) and "SPDX-License-Identifier: GPL-3.0-or-later" not in head:
+            missing.append(name)
     assert missing == []
 
 
@@ -96,8 +100,9 @@ def test_readme_reads_as_a_collection_readme():
     for section in ("Description", "Requirements", "Installation", "Use", "Documentation", "Testing",
                     "Contributing and support", "Release notes", "License"):
         assert "\n## %s\n" % section in readme, section
-    for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", readme) + re.findall(r"\]\(([^)#]+)", open(
-            os.path.join(ROOT, "CONTRIBUTING.md"), encoding="utf-8").read()):
+    with open(os.path.join(ROOT, "CONTRIBUTING.md"), encoding="utf-8") as handle:
+        contributing = handle.read()
+    for target in re.findall(r"\]\(([^)#]+)", readme + contributing):
         if "://" in target:
             continue
         path = os.path.normpath(os.path.join(ROOT, target))

@@ -118,8 +118,12 @@ def target_names(databases, source_prefix, target_prefix):
 class Server(object):
     """One database server: list databases and tables, sizes, exact row counts, checksums."""
 
-    def __init__(self, engine, host, port, user, password, connect_timeout=10, session=(), session_ids=None):
+    def __init__(self, engine, host, port, user, password, connect_timeout=10, session=(), session_ids=None,
+                 snapshot=None):
         self.engine = engine
+        # PostgreSQL: an exported snapshot every connection reads at (read-only, REPEATABLE READ), so that reads
+        # on several connections see one moment of the database.
+        self.snapshot = snapshot
         self.session = session  # statements run on each new connection (settings of this session only)
         self.host = host
         self.port = port or DEFAULT_PORTS[engine]
@@ -130,10 +134,10 @@ class Server(object):
         self.session_ids = set() if session_ids is None else session_ids
         self._conns = {}
 
-    def sibling(self, session=()):
+    def sibling(self, session=(), snapshot=None):
         """Another connection set to the same server, whose sessions count as this one's own."""
         return Server(self.engine, self.host, self.port, self.user, self.password, self.connect_timeout, session,
-                      self.session_ids)
+                      self.session_ids, snapshot)
 
     @classmethod
     def from_module(cls, module):
@@ -169,6 +173,10 @@ class Server(object):
                         conn.close()
                         raise DbError(pg_too_old(self.describe(), conn.server_version))
                     self.session_ids.add(conn.get_backend_pid())
+                    if self.snapshot:
+                        conn.set_session(isolation_level='REPEATABLE READ', readonly=True, autocommit=False)
+                        with conn.cursor() as cur:
+                            cur.execute('SET TRANSACTION SNAPSHOT %s', (self.snapshot,))
                 for statement in self.session:
                     with conn.cursor() as cur:
                         cur.execute(statement)

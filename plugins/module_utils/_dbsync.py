@@ -64,7 +64,8 @@ PG_SHAPE = {
                 " ORDER BY 1, 2, 4"),
     'indexes': ("SELECT schemaname, tablename, indexname, indexdef FROM pg_indexes WHERE schemaname NOT IN "
                 + PG_EXCLUDED_SCHEMAS + " ORDER BY 1, 2, 3"),
-    'primary_keys': ("SELECT n.nspname, c.relname, a.attname, array_position(k.conkey, a.attnum) FROM pg_constraint k "
+    'primary_keys': ("SELECT n.nspname, c.relname, a.attname, array_position(k.conkey, a.attnum), "
+                     "format_type(a.atttypid, a.atttypmod) FROM pg_constraint k "
                      "JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
                      "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(k.conkey) "
                      "WHERE k.contype = 'p' ORDER BY 1, 2, 4"),
@@ -81,6 +82,10 @@ PG_SHAPE = {
                  " ORDER BY 1, 2, 3"),
     'sequences': ("SELECT schemaname, sequencename FROM pg_sequences WHERE schemaname NOT IN "
                   + PG_EXCLUDED_SCHEMAS + " ORDER BY 1, 2"),
+    # Not written to the WAL, so not decoded: change capture compares them in full.
+    'unlogged': ("SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                 "WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'u' AND n.nspname NOT IN "
+                 + PG_EXCLUDED_SCHEMAS + " ORDER BY 1, 2"),
 }
 
 
@@ -93,6 +98,8 @@ class Table(object):
         self.label = label
         self.columns = []
         self.primary_key = []
+        self.key_types = []  # PostgreSQL: the primary key columns' types, to read keys given as text
+        self.unlogged = False
         self.generated = False
         self.triggers = False
         self.foreign_keys = False
@@ -149,10 +156,15 @@ def database_shape(server, dbname):
             entry = table(row[0], row[1])
             entry.columns.append(row[2])
             entry.generated = entry.generated or row[8] == 'ALWAYS'
-        for schema, name, column, _position in found['primary_keys']:
+        for schema, name, column, _position, key_type in found['primary_keys']:
             label = server.label(schema, name)
             if label in tables:
                 tables[label].primary_key.append(column)
+                tables[label].key_types.append(key_type)
+        for schema, name in found['unlogged']:
+            label = server.label(schema, name)
+            if label in tables:
+                tables[label].unlogged = True
         for schema, name, _trigger in found['triggers']:
             label = server.label(schema, name)
             if label in tables:
@@ -205,12 +217,14 @@ def _key_columns(server, table):
     return ', '.join('t.' + server.quote(k) for k in table.primary_key)
 
 
-def row_digests(server, dbname, table, buckets):
-    """{primary key tuple: row digest} of the rows in ``buckets``."""
+def row_digests(server, dbname, table, buckets, as_text=False):
+    """{primary key tuple: row digest} of the rows in ``buckets``; ``as_text``: keys as their output text."""
     bucket, digest, source = expressions(server, table)
-    sql = 'SELECT %s, %s FROM %s%s' % (_key_columns(server, table), digest, source, _only(bucket, buckets))
+    keys = key_text(server, table) if as_text else _key_columns(server, table)
+    sql = 'SELECT %s, %s FROM %s%s' % (keys, digest, source, _only(bucket, buckets))
     width = len(table.primary_key)
-    return dict((tuple(row[:width]), row[width]) for row in server.query(sql, dbname=dbname))
+    # Parameters given (none) so that the driver reads key_text's %% as the % of format().
+    return dict((tuple(row[:width]), row[width]) for row in server.query(sql, () if as_text else None, dbname=dbname))
 
 
 def differing_keys(source, target):
@@ -241,10 +255,13 @@ class RowsRefused(Exception):
     """The target refused a copied row (a duplicate key, a value out of range): the database is copied whole."""
 
 
-def copy_rows(source, target, dbname, table, stale, wanted, target_db=None):
+def copy_rows(source, target, dbname, table, stale, wanted, target_db=None, condition=None):
     """Delete ``stale`` keys on the target, then copy the ``wanted`` rows from the source.
 
-    ``target_db``: the database's name on the target where it differs (a client with another prefix)."""
+    ``target_db``: the database's name on the target where it differs (a client with another prefix).
+    ``condition(server, keys)``: (SQL, parameters) that selects rows by ``keys``; by default keys are values as
+    the driver returned them (``key_condition`` takes them as text)."""
+    condition = condition or (lambda server, keys: (_key_condition(server, table, len(keys)), _flat(keys)))
     target_db = target_db or dbname
     name = source.table_name(dbname, table.schema, table.name)
     target_name = target.table_name(target_db, table.schema, table.name)
@@ -254,26 +271,75 @@ def copy_rows(source, target, dbname, table, stale, wanted, target_db=None):
     selected = ', '.join('CAST(%s AS DOUBLE)' % source.quote(c) if kind == 'double' else source.quote(c)
                          for c, kind in table.digest_columns) if source.engine == 'mysql' else columns
     for batch in _batches(stale):
-        target.execute('DELETE FROM %s WHERE %s' % (target_name, _key_condition(target, table, len(batch))),
-                       _flat(batch), dbname=target_db)
+        where, params = condition(target, batch)
+        target.execute('DELETE FROM %s WHERE %s' % (target_name, where), params, dbname=target_db)
     for batch in _batches(wanted):
-        select = 'SELECT %s FROM %s WHERE %s' % (selected, name, _key_condition(source, table, len(batch)))
+        where, params = condition(source, batch)
+        select = 'SELECT %s FROM %s WHERE %s' % (selected, name, where)
         try:
             if source.engine == 'mysql':
-                rows = source.query(select, _flat(batch), dbname=dbname)
+                rows = source.query(select, params, dbname=dbname)
                 if rows:
                     target.executemany('INSERT INTO %s (%s) VALUES (%s)' % (target_name, columns, ', '.join(
                         ['%s'] * len(table.columns))), rows, dbname=target_db)
             else:
                 # COPY's text format carries every PostgreSQL type exactly; a batch is at most BATCH rows.
                 buffer = io.BytesIO()
-                source.copy_out('COPY (%s) TO STDOUT' % source.mogrify(select, _flat(batch), dbname), buffer, dbname)
+                source.copy_out('COPY (%s) TO STDOUT' % source.mogrify(select, params, dbname), buffer, dbname)
                 buffer.seek(0)
                 target.copy_in('COPY %s (%s) FROM STDIN' % (target_name, columns), buffer, target_db)
         except DbError as exc:
             if not (source.ping(dbname) and target.ping(target_db)):
                 raise  # a server went away: the step fails, a re-run resumes
             raise RowsRefused(str(exc))
+
+
+# rows by key given as text (PostgreSQL, change capture) ----------------------------------------------------
+def key_text(server, table):
+    """SQL for the primary key columns as their types' output text: as logical decoding writes them."""
+    return ', '.join("format('%%%%s', t.%s)" % server.quote(c) for c in table.primary_key)
+
+
+def key_condition(server, table, keys):
+    """(SQL, parameters) selecting the rows whose primary key is one of ``keys`` (tuples of output text), through
+    the key's index."""
+    columns = [server.quote(c) for c in table.primary_key]
+    if len(columns) == 1:
+        return '%s = ANY(%%s::%s[])' % (columns[0], table.key_types[0]), [[k[0] for k in keys]]
+    names = ['c%d' % i for i in range(len(columns))]
+    sql = '(%s) IN (SELECT %s FROM unnest(%s) AS u(%s))' % (
+        ', '.join(columns), ', '.join('u.%s::%s' % (n, kind) for n, kind in zip(names, table.key_types)),
+        ', '.join(['%s::text[]'] * len(columns)), ', '.join(names))
+    return sql, [[k[i] for k in keys] for i in range(len(columns))]
+
+
+def keyed_digests(server, dbname, table, keys):
+    """{key: row digest} of the rows whose key is one of ``keys`` (tuples of output text); a key without a row is
+    left out."""
+    keys = sorted(keys)
+    digest = row_digest(server.engine, table.digest_columns)
+    name = server.table_name(None, table.schema, table.name)
+    width, out = len(table.primary_key), {}
+    for start in range(0, len(keys), BATCH * 10):
+        where, params = key_condition(server, table, keys[start:start + BATCH * 10])
+        rows = server.query('SELECT %s, %s FROM %s t WHERE %s' % (key_text(server, table), digest, name, where),
+                            params, dbname=dbname)
+        out.update((tuple(row[:width]), int(row[width])) for row in rows)
+    return out
+
+
+def sync_keys(source, target, dbname, table, keys, target_db=None):
+    """Compare the rows of ``keys`` by digest, copy those that differ, compare them again.
+
+    Returns (digests of the source, digests of the target before, {'deleted', 'copied', 'verified'})."""
+    target_db = target_db or dbname
+    digests = parallel(2, {'source': lambda: keyed_digests(source, dbname, table, keys),
+                           'target': lambda: keyed_digests(target, target_db, table, keys)})
+    stale, wanted = differing_keys(digests['source'], digests['target'])
+    copy_rows(source, target, dbname, table, stale, wanted, target_db,
+              condition=lambda server, batch: key_condition(server, table, batch))
+    verified = not (stale or wanted) or keyed_digests(target, target_db, table, keys) == digests['source']
+    return digests['source'], digests['target'], {'deleted': len(stale), 'copied': len(wanted), 'verified': verified}
 
 
 def table_sums(source, target, dbname, table, target_db=None):

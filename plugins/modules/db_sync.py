@@ -133,6 +133,16 @@ options:
     type: str
     choices: [old, new]
     default: old
+  captured:
+    description:
+      - The manifest of M(wabiz.migration.db_capture) (its O(wabiz.migration.db_capture#module:dest)/manifest.json).
+        Each database it followed is brought up to date from the rows its slots decoded since the capture, on the
+        source and on the target, and only those rows are compared (with every table a decoding cannot follow, for
+        want of a primary key, being unlogged or truncated); a table's checksum follows from the capture's sums.
+      - A database whose slots are gone, lost or were read by another consumer is compared in full instead
+        (RV(capture_fallbacks)); one whose schema changed since is copied whole. Once the copy is verified, the
+        slots of every database in the manifest are dropped on both servers (RV(slots_dropped)).
+    type: path
   expect:
     description:
       - A manifest of M(wabiz.migration.db_dump) taken of the source before (a dump kept for the record). The
@@ -219,6 +229,26 @@ rows_copied:
   returned: success, except in check mode
   type: int
   sample: 412
+capture_fallbacks:
+  description: With O(captured), the databases compared in full although captured, with the reason.
+  returned: success with O(captured), except in check mode
+  type: dict
+  sample: {wamessages_1: "its replication slot wabiz_src_0c1d2e3f4a5b6c7d8e9f0a1b is gone from the pgsql server db-old:5432 as root"}
+decoded:
+  description: With O(captured), per database followed, the row changes its slots decoded on each server.
+  returned: success with O(captured), except in check mode
+  type: dict
+  sample: {wamessages_0: {source: 412, target: 0}}
+compared_in_full:
+  description: With O(captured), per database followed, the tables its decoding could not follow, compared in full, with the reason.
+  returned: success with O(captured), except in check mode
+  type: dict
+  sample: {wamessages_0: {messages: "it was truncated"}}
+slots_dropped:
+  description: With O(captured), the replication slots dropped once the copy was verified, by server.
+  returned: success with O(captured), except in check mode
+  type: dict
+  sample: {source: [wabiz_src_0c1d2e3f4a5b6c7d8e9f0a1b], target: [wabiz_tgt_1b2c3d4e5f6a7b8c9d0e1f2a]}
 seconds:
   description: Wall-clock seconds of the comparison, the row copies, the whole copies and the final verification.
   returned: success, except in check mode
@@ -229,6 +259,7 @@ seconds:
 import os
 import time
 
+from ansible_collections.wabiz.migration.plugins.module_utils._capture import drop_slots, sync_captured
 from ansible_collections.wabiz.migration.plugins.module_utils._db import target_names, target_options
 from ansible_collections.wabiz.migration.plugins.module_utils._dbmodule import DbModule
 from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import (
@@ -284,6 +315,23 @@ def sync_database(source, target, dbname, target_db):
     return 'rows', {'tables': record, 'synced': synced, 'counters': counters_set}
 
 
+def read_capture(path, source, target):
+    """{database: its capture record} of a db_capture manifest made between these two servers."""
+    capture = read_manifest(os.path.dirname(path), os.path.basename(path))
+    if capture.get('kind') != 'capture' or (capture.get('source'), capture.get('target')) != (
+            source.identity(), target.identity()):
+        raise ToolError('%s is not a capture of changes from the %s into the %s' % (
+            path, source.describe(), target.describe()))
+    return capture['databases']
+
+
+def drop_captured(source, target, captured, databases, names):
+    """Drops the slots of ``databases`` (those of the capture) on both servers; returns their names by server."""
+    followed = [d for d in databases if d in captured]
+    return {'source': drop_slots(source, 'src', followed),
+            'target': drop_slots(target, 'tgt', [names[d] for d in followed])}
+
+
 def chosen_databases(source, params):
     """The databases given, and, with all_of_prefix, every database of the source that has the prefix now: one
     created since the copy ahead is copied whole, not forgotten."""
@@ -300,7 +348,7 @@ def main():
         method=dict(type='str', default='auto', choices=['auto', 'mydumper', 'mysqldump', 'pg_dump']),
         jobs=dict(type='int', default=2),
         schema_differs=dict(type='str', default='copy_whole', choices=['copy_whole', 'fail']),
-        expect=dict(type='path'), source_client=dict(type='str', default='old', choices=['old', 'new']),
+        expect=dict(type='path'), captured=dict(type='path'), source_client=dict(type='str', default='old', choices=['old', 'new']),
         target=dict(type='dict', required=True, options=target_options())), work_dir='dest')
     module, params, source = db.module, db.params, db.server
     settings = params['target']
@@ -327,27 +375,39 @@ def main():
                                  schema_differences=differing)
         if module.check_mode:
             module.exit_json(changed=True, plan=dict(databases=databases, on_target=sorted(present), names=names))
+        captured = read_capture(params['captured'], source, target) if params['captured'] else None
         db.lock()
         fence = WriteFence(source, databases, params['source_client'])
         fence.raise_()
         prepare_dest(params['dest'])
-        seconds = {}
+        seconds, fallbacks, decoded, in_full = {}, {}, {}, {}
 
-        def worker(dbname):
+        def worker(dbname, followed=None):
             def task():
                 own = [server.sibling(session=PG_SESSION if server.engine == 'pgsql' else ())
                        for server in (source, target)]
                 try:
+                    if followed:
+                        kind, result = sync_captured(own[0], own[1], dbname, names[dbname], followed)
+                        if kind != 'full':
+                            if kind == 'rows':
+                                decoded[dbname] = result.pop('decoded')
+                                in_full[dbname] = result.pop('compared_in_full')
+                            return kind, result
+                        fallbacks[dbname] = result
                     return sync_database(own[0], own[1], dbname, names[dbname])
                 finally:
                     for server in own:
                         server.close()
             return task
         started = time.time()
-        outcome = parallel(params['jobs'], dict((d, worker(d)) for d in databases))
+        outcome = parallel(params['jobs'], dict((d, worker(d, (captured or {}).get(d))) for d in databases))
         seconds['rows'] = round(time.time() - started, 2)
         by_rows = dict((d, r[1]) for d, r in outcome.items() if r[0] == 'rows')
         whole = dict((d, r[1]) for d, r in outcome.items() if r[0] == 'whole')
+        if captured is not None:
+            # A database with a slot cannot be dropped (PostgreSQL refuses): the copy of one copied whole goes first.
+            dropped = drop_captured(source, target, captured, sorted(whole), names)
         synced = dict((d, {'tables': r['synced'], 'counters': r['counters']}) for d, r in by_rows.items())
         record = dict((d, {'tables': r['tables']}) for d, r in by_rows.items())
         files = {}
@@ -379,6 +439,9 @@ def main():
                     synced[dbname] = {'tables': result['synced'], 'counters': result['counters']}
         # The verdict stands only if nothing wrote to the source from the first read to the last comparison.
         positions = fence.check()
+        if captured is not None:
+            for side, names_dropped in drop_captured(source, target, captured, sorted(captured), names).items():
+                dropped[side].extend(names_dropped)
         if params['expect']:
             expected = read_manifest(os.path.dirname(params['expect']), os.path.basename(params['expect']))
             problems = compare(expected['databases'], record, ('in %s' % params['expect'], 'on the source now'))
@@ -393,8 +456,10 @@ def main():
                                     identity=source.identity(), write_positions=positions))
         path = write_manifest(params['dest'], manifest)
     rows_copied = sum(t.get('copied', 0) for d in synced.values() for t in d['tables'].values())
+    extra = {} if captured is None else dict(capture_fallbacks=fallbacks, decoded=decoded, slots_dropped=dropped,
+                                             compared_in_full=dict((d, t) for d, t in in_full.items() if t))
     module.exit_json(changed=True, manifest_path=path, databases=databases, synced=synced, copied_whole=whole,
-                     rows_copied=rows_copied, seconds=seconds)
+                     rows_copied=rows_copied, seconds=seconds, **extra)
 
 
 if __name__ == '__main__':

@@ -105,7 +105,7 @@ def run_postgres(datadir, port, time_zone=None):
     shutil.chown(log, "postgres", "postgres")
     run(["runuser", "-u", "postgres", "--", PG_BIN + "/pg_ctl", "-D", datadir, "-l", log, "-w", "-t", "60",
          "-o", "-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories=%s -c max_connections=300 "
-               "-c shared_buffers=256MB%s" % (port, datadir, " -c timezone=" + time_zone if time_zone else ""),
+               "-c shared_buffers=256MB -c wal_level=logical%s" % (port, datadir, " -c timezone=" + time_zone if time_zone else ""),
          "start"])
     with open(os.path.join(datadir, "postmaster.pid"), encoding="utf-8") as pidfile:
         return int(pidfile.readline())

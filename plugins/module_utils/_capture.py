@@ -1,0 +1,503 @@
+# -*- coding: utf-8 -*-
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Change capture (PostgreSQL): which rows changed after the moment the copy ahead was verified.
+
+Private to the collection. Without it, ``db_sync`` reads every row of every table on both servers in the
+downtime, which grows with the data. With it, the work in the downtime follows what was written since.
+
+Ahead of the downtime, per database (``capture_database``):
+1. a logical replication slot on the target (the new server, where nobody but the migration writes), so that
+   every write to the copy from now on is known, the migration's own and anybody else's;
+2. a logical replication slot on the source, created with an exported snapshot: the snapshot is one moment X of
+   the source, and the slot decodes exactly the transactions committed after X (PostgreSQL's guarantee, on which
+   its own logical replication and pgcopydb build);
+3. every table compared at X with the target by the strong row digest of ``_dbsync`` (4096 groups), the rows
+   that differ mended from the source as read at X, the mended groups compared again. The target then holds the
+   source as of X. The source's row counts and digest sums at X are recorded, with the keys the migration wrote
+   on the target and their digests at X.
+
+In the downtime, per database (``sync_captured``), after the write fence: the keys the source's slot decoded
+since X and the keys the target's slot decoded since (1) are read, with the schema of both sides. A row whose key
+is in neither set is unchanged on both sides since a moment at which both held it equal; every row whose key is
+in either set is compared by its digest on both sides, copied where it differs and compared again. The tables'
+checksums (for the manifest and the backup check) follow from the recorded sums and the changed rows' digests
+before and after. Tables the decoding cannot follow (no primary key, unlogged, truncated, a key missing from what
+was decoded) are compared in full, as without capture.
+
+A slot missing, lost (``wal_status`` lost) or moved since the capture (someone consumed its changes) makes the
+database fall back to the full comparison; nothing is trusted that cannot be proven. The slots are the only thing
+the capture writes to the source server; ``db_sync`` drops them once the copy is verified, and
+``db_capture state=absent`` (run by the rollback) drops them otherwise: a slot keeps the source's WAL until then.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import hashlib
+import json
+import time
+
+try:
+    import psycopg2
+    import psycopg2.extras
+except ImportError:
+    psycopg2 = None
+
+from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError, checksum_of
+from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import (
+    BUCKETS, MAX_DIFFERING_BUCKETS, PG_SESSION, bucket_sums, copy_rows, counters, database_shape, differing_keys,
+    key_condition, row_digests, sync_counters, sync_keys, sync_rows, table_checksum, table_sums)
+from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import parallel
+
+PLUGIN = 'test_decoding'
+SLOT_PREFIX = 'wabiz_'
+FETCH = 5000
+FLUSH_SECONDS = 10.0
+
+
+# slots ----------------------------------------------------------------------------------------------------
+def slot_name(side, peer_identity, dbname):
+    """The slot of one database, on the source (side 'src') or the target ('tgt'); ``peer_identity``: the other
+    server's, so that two migrations from one server to two targets do not share a slot."""
+    digest = hashlib.sha256(('%s\0%s' % (peer_identity, dbname)).encode('utf-8')).hexdigest()[:24]
+    return '%s%s_%s' % (SLOT_PREFIX, side, digest)
+
+
+def slot_state(server, slot):
+    """{database, plugin, lsn (confirmed flush), wal_status} of a slot, or None."""
+    rows = server.query('SELECT database, plugin, confirmed_flush_lsn::text, wal_status FROM pg_replication_slots '
+                        'WHERE slot_name = %s', (slot,))
+    if not rows:
+        return None
+    return dict(zip(('database', 'plugin', 'lsn', 'wal_status'), rows[0]))
+
+
+def drop_slot(server, slot):
+    """Drops the slot if it is there; returns whether it was."""
+    if slot_state(server, slot) is None:
+        return False
+    server.query('SELECT pg_drop_replication_slot(%s)', (slot,))
+    return True
+
+
+def create_slot(server, dbname, slot):
+    """A slot of ``dbname`` made with SQL (no snapshot); returns its start LSN."""
+    return server.query("SELECT lsn::text FROM pg_create_logical_replication_slot(%s, %s)", (slot, PLUGIN),
+                        dbname=dbname)[0][0]
+
+
+class ExportedSlot(object):
+    """A slot made over a replication connection with an exported snapshot, used as a context manager: the
+    snapshot can be imported (``Server.sibling(snapshot=...)``) until the connection closes on exit."""
+
+    def __init__(self, server, dbname, slot):
+        self.server, self.dbname, self.slot = server, dbname, slot
+        self.conn = self.lsn = self.snapshot = None
+
+    def __enter__(self):
+        server = self.server
+        try:
+            self.conn = psycopg2.connect(
+                host=server.host, port=server.port, user=server.user, password=server.password, dbname=self.dbname,
+                connect_timeout=server.connect_timeout, connection_factory=psycopg2.extras.LogicalReplicationConnection)
+            cur = self.conn.cursor()
+            cur.execute('CREATE_REPLICATION_SLOT %s LOGICAL %s EXPORT_SNAPSHOT' % (self.slot, PLUGIN))
+            _name, self.lsn, self.snapshot, _plugin = cur.fetchone()
+        except psycopg2.Error as exc:
+            self.__exit__(None, None, None)
+            raise DbError('Cannot create the replication slot %s for database %s on the %s: %s'
+                          % (self.slot, self.dbname, server.describe(), str(exc).strip()))
+        return self
+
+    def __exit__(self, kind, exc, trace):
+        if self.conn is not None:
+            self.conn.close()
+        return False
+
+
+def drop_slots(server, side, databases):
+    """Drops every slot of this collection's ``side`` ('src', 'tgt') for ``databases``; returns their names."""
+    if server.engine != 'pgsql':
+        return []
+    rows = server.query('SELECT slot_name FROM pg_replication_slots WHERE starts_with(slot_name, %s) '
+                        'AND database = ANY(%s) ORDER BY 1', ('%s%s_' % (SLOT_PREFIX, side), list(databases)))
+    for (slot,) in rows:
+        server.query('SELECT pg_drop_replication_slot(%s)', (slot,))
+    return [slot for (slot,) in rows]
+
+
+def problems(server, slots_needed):
+    """Why ``server`` cannot capture changes (with what to do), or []."""
+    if server.engine != 'pgsql':
+        return ['change capture is built for PostgreSQL; on MySQL/MariaDB the copy is compared whole in the downtime']
+    found = []
+    level = server.query('SHOW wal_level')[0][0]
+    if level != 'logical':
+        found.append('wal_level is %s on the %s: set wal_level = logical (postgresql.conf; a restart)'
+                     % (level, server.describe()))
+    allowed = server.query('SELECT rolsuper OR rolreplication FROM pg_roles WHERE rolname = current_user')[0][0]
+    if not allowed:
+        found.append('%s may not create replication slots: ALTER ROLE %s REPLICATION (on RDS: GRANT rds_replication '
+                     'TO %s)' % (server.user, server.user, server.user))
+    limit = int(server.query('SHOW max_replication_slots')[0][0])
+    # This collection's own slots (an earlier run's) are dropped before new ones are made.
+    used = int(server.query('SELECT count(*) FROM pg_replication_slots WHERE NOT starts_with(slot_name, %s)',
+                            (SLOT_PREFIX,))[0][0])
+    free = max(limit - used, 0)
+    if free < slots_needed:
+        found.append('the %s has %d replication slots free (max_replication_slots %d) and the capture needs %d: raise '
+                     'max_replication_slots (a restart)' % (server.describe(), free, limit, slots_needed))
+    return found
+
+
+def flushed_lsn(server, dbname):
+    """The server's current WAL position once it is flushed: every transaction committed before this call is
+    decodable up to it (an asynchronous commit is visible before its WAL is on disk)."""
+    lsn = server.query('SELECT pg_current_wal_insert_lsn()::text', dbname=dbname)[0][0]
+    deadline = time.time() + FLUSH_SECONDS
+    while not server.query('SELECT pg_current_wal_flush_lsn() >= %s::pg_lsn', (lsn,), dbname=dbname)[0][0]:
+        if time.time() > deadline:
+            raise DbError('The %s did not flush its WAL to %s within %d s' % (server.describe(), lsn, FLUSH_SECONDS))
+        time.sleep(0.05)
+    return lsn
+
+
+# what the decoding says -------------------------------------------------------------------------------------
+class Changes(object):
+    """The rows a slot decoded: {label: set of keys} (a key: the primary key columns' values as their types'
+    output text), and {label: why the table must be compared in full}."""
+
+    def __init__(self):
+        self.keys = {}
+        self.whole = {}
+        self.count = 0
+
+    def key(self, label, key):
+        self.keys.setdefault(label, set()).add(key)
+        self.count += 1
+
+    def table_whole(self, label, reason):
+        self.whole.setdefault(label, reason)
+
+
+def _identifier(text, pos):
+    """(name, position after it) of an identifier as quote_identifier writes it."""
+    if text.startswith('"', pos):
+        out, pos = [], pos + 1
+        while True:
+            end = text.index('"', pos)
+            out.append(text[pos:end])
+            if text.startswith('"', end + 1):
+                out.append('"')
+                pos = end + 2
+            else:
+                return ''.join(out), end + 1
+    end = pos
+    while end < len(text) and text[end] not in '.[:, ':
+        end += 1
+    return text[pos:end], end
+
+
+def _table(text, pos):
+    schema, pos = _identifier(text, pos)
+    if not text.startswith('.', pos):
+        raise ValueError('no schema-qualified table at %d' % pos)
+    name, pos = _identifier(text, pos + 1)
+    return (schema, name), pos
+
+
+def parse_tuple(text, pos=0, stop=None):
+    """({column: value as text, or None for NULL}, end) of test_decoding's ``name[type]:value ...`` from ``pos``
+    to the end, or to the word ``stop`` where a column would begin (never inside a quoted value). A value
+    test_decoding leaves out (an unchanged TOASTed one) is missing."""
+    values = {}
+    while pos < len(text):
+        if stop and text.startswith(stop, pos):
+            return values, pos + len(stop)
+        name, pos = _identifier(text, pos)
+        if not text.startswith('[', pos):
+            raise ValueError('no type after column %s' % name)
+        pos = text.index(']:', pos) + 2  # a type's name may hold [] (arrays), never ']:'
+        if text.startswith("'", pos):
+            out, pos = [], pos + 1
+            while True:
+                end = text.index("'", pos)
+                out.append(text[pos:end])
+                if text.startswith("'", end + 1):
+                    out.append("'")
+                    pos = end + 2
+                else:
+                    pos = end + 1
+                    break
+            values[name] = ''.join(out)
+        else:
+            end = text.find(' ', pos)
+            end = len(text) if end < 0 else end
+            raw = text[pos:end]
+            pos = end
+            if raw == 'null':
+                values[name] = None
+            elif raw != 'unchanged-toast-datum':
+                values[name] = raw
+        while text.startswith(' ', pos):
+            pos += 1
+    if stop:
+        raise ValueError('no %r in the decoded change' % stop)
+    return values, pos
+
+
+def parse_change(data):
+    """One line of test_decoding: None (BEGIN, COMMIT, a message), ('TRUNCATE', [tables]) or
+    (operation, table, [tuples]) where each tuple is a {column: value} or None for '(no-tuple-data)'."""
+    if not data.startswith('table '):
+        return None
+    pos, tables = 6, []
+    while True:
+        table, pos = _table(data, pos)
+        tables.append(table)
+        if data.startswith(', ', pos):
+            pos += 2
+            continue
+        break
+    if not data.startswith(': ', pos):
+        raise ValueError('no operation after the table')
+    end = data.index(':', pos + 2)
+    operation, pos = data[pos + 2:end], end + 2
+    if operation == 'TRUNCATE':
+        return 'TRUNCATE', tables
+    if data.startswith('(no-tuple-data)', pos):
+        return operation, tables[0], [None]
+    if data.startswith('old-key: ', pos):
+        old, pos = parse_tuple(data, pos + len('old-key: '), stop='new-tuple: ')
+        return operation, tables[0], [old, parse_tuple(data, pos)[0]]
+    return operation, tables[0], [parse_tuple(data, pos)[0]]
+
+
+def collect(lines, server, primary_keys):
+    """Changes from test_decoding lines; ``primary_keys``: {label: [key columns]} of the database's tables."""
+    changes = Changes()
+    for data in lines:
+        change = parse_change(data)
+        if change is None:
+            continue
+        if change[0] == 'TRUNCATE':
+            for schema, name in change[1]:
+                changes.table_whole(server.label(schema, name), 'it was truncated')
+            continue
+        operation, (schema, name), tuples = change
+        label = server.label(schema, name)
+        columns = primary_keys.get(label)
+        if not columns:
+            changes.table_whole(label, 'it has no primary key' if label in primary_keys else
+                                'it is not a table of the database as captured')
+            continue
+        for values in tuples:
+            if values is None or any(column not in values for column in columns):
+                changes.table_whole(label, 'a %s was decoded without its primary key (REPLICA IDENTITY)' % operation)
+                break
+            changes.key(label, tuple(values[column] for column in columns))
+    return changes
+
+
+def decoded(server, dbname, slot, upto, primary_keys):
+    """The changes ``slot`` holds up to ``upto``, read without consuming them (a re-run reads them again), in
+    batches: only the keys stay in memory."""
+    conn = server.connection(dbname)
+    conn.autocommit = False  # a cursor on the server, fetched in batches, needs a transaction
+    try:
+        with conn.cursor('wabiz_decoded') as cur:
+            cur.itersize = FETCH
+            cur.execute("SELECT data FROM pg_logical_slot_peek_changes(%s, %s::pg_lsn, NULL, 'skip-empty-xacts', "
+                        "'1', 'include-xids', '0')", (slot, upto))
+            return collect((row[0] for row in cur), server, primary_keys)
+    except psycopg2.Error as exc:
+        raise DbError('Cannot read the changes of slot %s (database %s) on the %s: %s'
+                      % (slot, dbname, server.describe(), str(exc).strip()))
+    finally:
+        try:
+            conn.rollback()
+            conn.autocommit = True
+        except psycopg2.Error:
+            server.close()
+
+
+def fingerprint_digest(fingerprint):
+    return hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode('utf-8')).hexdigest()
+
+
+# ahead of the downtime, and in it ------------------------------------------------------------------------
+def _shape(server, dbname):
+    fingerprint, tables = database_shape(server, dbname)
+    for table in tables.values():
+        table.digest_columns = server.digest_columns(dbname, table.schema, table.name)
+    return fingerprint, tables
+
+
+def capture_database(source, target, dbname, target_db, identities):
+    """Start following one database: slots on both servers, the copy compared (and mended) at the source slot's
+    moment. Returns ('captured', record) or ('not captured', reason); a database not captured has no slot left.
+    ``identities``: {'source': ..., 'target': ...} of the two servers."""
+    slots = {'source_slot': slot_name('src', identities['target'], dbname),
+             'target_slot': slot_name('tgt', identities['source'], target_db)}
+    for server, slot in ((source, slots['source_slot']), (target, slots['target_slot'])):
+        drop_slot(server, slot)  # an earlier run's: this one starts over from a new moment
+    if target_db not in target.databases():
+        return 'not captured', 'missing on the target'
+
+    def release(reason):
+        drop_slot(source, slots['source_slot'])
+        drop_slot(target, slots['target_slot'])
+        return 'not captured', reason
+
+    try:
+        # First the target's slot: every write to the copy from before it is read on is decoded.
+        target_lsn = create_slot(target, target_db, slots['target_slot'])
+        with ExportedSlot(source, dbname, slots['source_slot']) as exported:
+            at = source.sibling(session=PG_SESSION, snapshot=exported.snapshot)
+            try:
+                fingerprint, tables = _shape(at, dbname)
+                if fingerprint != database_shape(target, target_db)[0]:
+                    return release('its schema differs on the two servers')
+                record = {}
+                for label, table in sorted(tables.items()):
+                    record[label], problem = _capture_table(at, target, dbname, table, target_db)
+                    if problem:
+                        return release('table %s %s' % (label, problem))
+            finally:
+                at.close()
+            source_lsn = exported.lsn
+    except Exception:
+        release(None)
+        raise
+    return 'captured', dict(slots, source_lsn=source_lsn, target_lsn=target_lsn, target=target_db,
+                            schema=fingerprint_digest(fingerprint), tables=record)
+
+
+def _capture_table(at, target, dbname, table, target_db):
+    """({rows, sum, mended}, problem) of one table: the source's sums at the snapshot ``at`` reads, and the rows
+    mended on the target to equal them, with their digests at that moment (None: no such row then)."""
+    want, have = table_sums(at, target, dbname, table, target_db)
+    entry = {'rows': sum(count for count, total in want.values()),
+             'sum': str(sum(total for count, total in want.values())), 'mended': []}
+    if want == have:
+        return entry, None
+    if not table.rows_copyable:
+        return entry, 'differs and cannot be mended row by row (no primary key, triggers, foreign keys or generated columns)'
+    differing = set(b for b in set(want) | set(have) if want.get(b) != have.get(b))
+    if len(differing) > MAX_DIFFERING_BUCKETS:
+        return entry, 'changed too much since the copy ahead'
+    digests = parallel(2, {'source': lambda: row_digests(at, dbname, table, differing, as_text=True),
+                           'target': lambda: row_digests(target, target_db, table, differing, as_text=True)})
+    stale, wanted = differing_keys(digests['source'], digests['target'])
+    copy_rows(at, target, dbname, table, stale, wanted, target_db,
+              condition=lambda server, keys: key_condition(server, table, keys))
+    if bucket_sums(target, target_db, table, differing) != dict((b, want[b]) for b in differing if b in want):
+        return entry, 'did not verify after its rows were mended'
+    entry['mended'] = [[list(key), digests['source'].get(key)] for key in sorted(set(stale) | set(wanted))]
+    return entry, None
+
+
+def slots_problem(source, target, record):
+    """Why the slots of a captured database cannot be trusted (gone, lost, or read by someone), or None."""
+    for server, slot, lsn in ((source, record['source_slot'], record['source_lsn']),
+                              (target, record['target_slot'], record['target_lsn'])):
+        state = slot_state(server, slot)
+        if state is None:
+            return 'its replication slot %s is gone from the %s' % (slot, server.describe())
+        if state['wal_status'] == 'lost':
+            return 'its replication slot %s on the %s lost WAL it needed (max_slot_wal_keep_size)' % (
+                slot, server.describe())
+        if state['lsn'] != lsn:
+            return 'its replication slot %s on the %s was read by another consumer (at %s, captured at %s)' % (
+                slot, server.describe(), state['lsn'], lsn)
+    return None
+
+
+def sync_captured(source, target, dbname, target_db, record):
+    """Bring one captured database up to date from the rows changed since the capture, and verify it.
+
+    Returns ('rows', {'tables': {label: {rows, checksum}}, 'synced', 'counters', 'decoded', 'compared_in_full'}),
+    ('whole', reason) as ``db_sync``'s per-database sync does, or ('full', reason): the capture cannot be trusted
+    and the database is to be compared in full."""
+    problem = slots_problem(source, target, record)
+    if problem:
+        return 'full', problem
+    fingerprint, tables = _shape(source, dbname)
+    if fingerprint_digest(fingerprint) != record['schema']:
+        return 'whole', 'its schema changed on the source since the capture'
+    if database_shape(target, target_db)[0] != fingerprint:
+        return 'whole', 'its schema differs from the source'
+    primary_keys = dict((label, table.primary_key) for label, table in tables.items())
+    found = parallel(2, {
+        'source': lambda: decoded(source, dbname, record['source_slot'], flushed_lsn(source, dbname), primary_keys),
+        'target': lambda: decoded(target, target_db, record['target_slot'], flushed_lsn(target, target_db),
+                                  primary_keys)})
+    result = {'tables': {}, 'synced': {}, 'compared_in_full': {},
+              'decoded': {'source': found['source'].count, 'target': found['target'].count}}
+    for label, table in sorted(tables.items()):
+        base = record['tables'][label]
+        changed = found['source'].keys.get(label, set()) | found['target'].keys.get(label, set())
+        full = (found['source'].whole.get(label) or found['target'].whole.get(label)
+                or ('it is unlogged' if table.unlogged else None)
+                or ('%d of its %d rows changed' % (len(changed), base['rows'])
+                    if len(changed) > max(base['rows'], BUCKETS) // 4 else None))
+        if full:
+            outcome = _sync_table_in_full(source, target, dbname, table, target_db)
+            if isinstance(outcome, str):
+                return 'whole', 'table %s %s' % (label, outcome)
+            result['tables'][label], synced = outcome
+            result['compared_in_full'][label] = full
+        elif changed:
+            now, before, synced = sync_keys(source, target, dbname, table, changed, target_db)
+            if not synced.pop('verified'):
+                return 'whole', 'table %s did not verify after its rows were copied' % label
+            result['tables'][label] = _checksum_since(source, dbname, table, base, changed, now, before,
+                                                      found['target'].keys.get(label, set()))
+        else:
+            result['tables'][label] = {'rows': base['rows'], 'checksum': checksum_of(base['rows'], int(base['sum']))}
+            synced = None
+        if synced and (synced['copied'] or synced['deleted']):
+            result['synced'][label] = synced
+    result['counters'] = sync_counters(source, target, dbname, target_db)
+    if counters(source, dbname) != counters(target, target_db):
+        return 'whole', 'its sequences could not be set'
+    return 'rows', result
+
+
+def _sync_table_in_full(source, target, dbname, table, target_db):
+    """({rows, checksum}, synced) of a table compared in full as without capture, or why it cannot be mended."""
+    want, have = table_sums(source, target, dbname, table, target_db)
+    checksum, rows = table_checksum(want)
+    synced = None
+    if want != have:
+        if not table.rows_copyable:
+            return 'differs and cannot be mended row by row'
+        synced = sync_rows(source, target, dbname, table, want, have, target_db)
+        if synced is None:
+            return 'changed in more than %d of its %d row groups' % (MAX_DIFFERING_BUCKETS, BUCKETS)
+        if not synced.pop('verified'):
+            return 'did not verify after its rows were copied'
+    return {'rows': rows, 'checksum': checksum}, synced
+
+
+def _checksum_since(source, dbname, table, base, changed, now, before, written_on_target):
+    """The source table's {rows, checksum} now: its sums at the capture, less the changed rows' digests then, plus
+    their digests now. A row's digest at the capture is the target's before this sync where nothing wrote it on the
+    target since (the copy equalled the source then), else the one recorded when the capture mended it; a row
+    written on the target by anyone else leaves it unknown, and the source table is read in full instead."""
+    mended = dict((tuple(key), digest) for key, digest in base['mended'])
+    rows, total = base['rows'], int(base['sum'])
+    for key in changed:
+        if key in written_on_target:
+            if key not in mended:
+                checksum, rows = source.checksum(dbname, table.schema, table.name)
+                return {'rows': rows, 'checksum': checksum}
+            then = mended[key]
+        else:
+            then = before.get(key)
+        rows += (now.get(key) is not None) - (then is not None)
+        total += (now.get(key) or 0) - (then or 0)
+    return {'rows': rows, 'checksum': checksum_of(rows, total)}

@@ -1,0 +1,220 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: db_capture
+short_description: Follow the changes of databases copied ahead, so the downtime works on them only
+version_added: 1.1.0
+description:
+  - PostgreSQL. Run after a copy ahead (M(wabiz.migration.db_dump) with O(wabiz.migration.db_dump#module:live=true)),
+    while the old client still serves. With O(state=present), per database, it creates a logical replication slot
+    (plugin C(test_decoding)) on the target, then one on the source with an exported snapshot, and compares every
+    table of the source at that snapshot with the target by the strong row digest of M(wabiz.migration.db_sync),
+    mending the rows that differ from the source as of that moment. The target then holds the source as of the
+    slot's start, proven; the source's row counts and digest sums then are written to C(manifest.json) in O(dest).
+  - M(wabiz.migration.db_sync) with O(wabiz.migration.db_sync#module:captured) then compares in the downtime only
+    the rows whose keys the two slots decoded since (written on the source, or by anyone on the target), so its
+    work follows what changed, not the size of the data. It drops the slots once the copy is verified.
+  - The slots are all this module writes to the source server. A slot keeps the server's WAL from its start until it
+    is dropped; O(state=absent) drops the slots of the given databases on both servers (the rollback runs it).
+  - A database that cannot be captured (missing on the target, its schema differs, a differing table without a
+    primary key) is left without slots and listed in RV(not_captured); M(wabiz.migration.db_sync) compares it in
+    full. When a server cannot capture at all (not PostgreSQL, C(wal_level) not C(logical), no REPLICATION right,
+    too few free slots), nothing is created and the reasons are returned, or the module fails with O(required=true).
+author:
+  - wabiz.migration maintainers (@wabiz)
+seealso:
+  - module: wabiz.migration.db_sync
+  - module: wabiz.migration.db_dump
+  - ref: ansible_collections.wabiz.migration.docsite.verification
+    description: What is compared before the new client starts, with and without change capture.
+options:
+  databases:
+    description: The source databases copied ahead.
+    type: list
+    elements: str
+    required: true
+  target:
+    description: The server that holds the copy. It must not be the source server.
+    type: dict
+    required: true
+    suboptions:
+      engine:
+        description: The target's engine, when given; it must be the source's.
+        type: str
+        choices: [mysql, pgsql]
+      login_host:
+        description: Target server.
+        type: str
+        default: 127.0.0.1
+      login_port:
+        description: Target port.
+        type: int
+        required: true
+      login_user:
+        description: Target user.
+        type: str
+        default: root
+      login_password:
+        description: Target password.
+        type: str
+        required: true
+      name_prefix:
+        description: The target client's database prefix when it differs from the source's.
+        type: str
+  dest:
+    description:
+      - Private directory (mode C(0700)) for the capture's manifest, read by M(wabiz.migration.db_sync). An existing
+        directory must be empty or hold an earlier record of this collection. Not used with O(state=absent).
+    type: path
+  state:
+    description:
+      - V(present) starts following the databases (an earlier capture of them is dropped and started again);
+        V(absent) drops their slots on both servers.
+    type: str
+    choices: [present, absent]
+    default: present
+  required:
+    description: Fail when a server cannot capture changes, instead of returning why.
+    type: bool
+    default: false
+  jobs:
+    description: Databases worked on at the same time.
+    type: int
+    default: 2
+attributes:
+  check_mode:
+    support: full
+    details: Returns what would keep the servers from capturing (RV(problems)); creates and drops nothing.
+  diff_mode:
+    support: none
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - wabiz.migration.db
+  - wabiz.migration.db.attributes
+'''
+
+EXAMPLES = r'''
+- name: While the old client serves, follow the changes of the databases copied ahead
+  wabiz.migration.db_capture:
+    engine: pgsql
+    login_host: db-old.example.com
+    login_password: "{{ vault_old_db_password }}"
+    databases: "{{ copy.databases }}"
+    dest: /var/backups/wabiz/capture
+    target:
+      login_host: db-new.example.com
+      login_port: 5432
+      login_password: "{{ vault_new_db_password }}"
+
+- name: Old client stopped, the changes since copied and verified (the slots are dropped then)
+  wabiz.migration.db_sync:
+    engine: pgsql
+    login_host: db-old.example.com
+    login_password: "{{ vault_old_db_password }}"
+    databases: "{{ copy.databases }}"
+    captured: /var/backups/wabiz/capture/manifest.json
+    dest: /var/backups/wabiz/sync
+    target:
+      login_host: db-new.example.com
+      login_port: 5432
+      login_password: "{{ vault_new_db_password }}"
+'''
+
+RETURN = r'''
+captured:
+  description: The databases followed from now on, each with the moment (source WAL position) it was compared at.
+  returned: success with O(state=present), except in check mode
+  type: dict
+  sample: {wacore: "0/3A01F28", wamessages_0: "0/3A01F60"}
+not_captured:
+  description: The databases that are not followed, with the reason; M(wabiz.migration.db_sync) compares them in full.
+  returned: success with O(state=present), except in check mode
+  type: dict
+  sample: {waweb: "table tokens differs and cannot be mended row by row"}
+problems:
+  description: Why the servers cannot capture changes at all (then nothing was created).
+  returned: always with O(state=present)
+  type: list
+  elements: str
+  sample: ["wal_level is replica on the pgsql server db-old:5432 as root: set wal_level = logical (postgresql.conf; a restart)"]
+manifest_path:
+  description: The capture's manifest, for M(wabiz.migration.db_sync)'s O(wabiz.migration.db_sync#module:captured).
+  returned: success with O(state=present), except in check mode
+  type: str
+  sample: /var/backups/wabiz/capture/manifest.json
+dropped:
+  description: The slots dropped, by server (C(source), C(target)).
+  returned: success with O(state=absent)
+  type: dict
+  sample: {source: [wabiz_src_0c1d2e3f4a5b6c7d8e9f0a1b], target: [wabiz_tgt_1b2c3d4e5f6a7b8c9d0e1f2a]}
+'''
+
+import time
+
+from ansible_collections.wabiz.migration.plugins.module_utils._capture import capture_database, drop_slots, problems
+from ansible_collections.wabiz.migration.plugins.module_utils._db import target_names, target_options
+from ansible_collections.wabiz.migration.plugins.module_utils._dbmodule import DbModule
+from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import (
+    ToolError, parallel, prepare_dest, write_manifest)
+
+
+def main():
+    db = DbModule(dict(
+        databases=dict(type='list', elements='str', required=True), dest=dict(type='path'),
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+        required=dict(type='bool', default=False), jobs=dict(type='int', default=2),
+        target=dict(type='dict', required=True, options=target_options())),
+        required_if=[('state', 'present', ['dest'])])
+    module, params, source = db.module, db.params, db.server
+    with db:
+        target = db.target(params['target'])
+        names = target_names(params['databases'], params['name_prefix'], params['target']['name_prefix'])
+        if params['state'] == 'absent':
+            dropped = {'source': [], 'target': []}
+            if not module.check_mode:
+                dropped = {'source': drop_slots(source, 'src', params['databases']),
+                           'target': drop_slots(target, 'tgt', [names[d] for d in params['databases']])}
+            module.exit_json(changed=bool(dropped['source'] or dropped['target']), dropped=dropped)
+        identities = {'source': source.identity(), 'target': target.identity()}
+        db.never_into_source(target, identities['source'], source.describe())
+        found = problems(source, len(params['databases']))
+        if source.engine == 'pgsql':
+            found += problems(target, len(params['databases']))
+        if found and params['required']:
+            raise ToolError('Change capture is required (wabiz_change_capture=on) but cannot run: %s. Fix it, or set '
+                            'wabiz_change_capture=auto to compare the databases in full in the downtime.'
+                            % '; '.join(found))
+        if module.check_mode or found:
+            module.exit_json(changed=False, problems=found, captured={}, not_captured=dict(
+                (d, 'the servers cannot capture changes') for d in params['databases']) if found else {})
+        prepare_dest(params['dest'])
+
+        def worker(dbname):
+            def task():
+                own = [server.sibling() for server in (source, target)]
+                try:
+                    return capture_database(own[0], own[1], dbname, names[dbname], identities)
+                finally:
+                    for server in own:
+                        server.close()
+            return task
+        outcome = parallel(params['jobs'], dict((d, worker(d)) for d in params['databases']))
+        captured = dict((d, r[1]) for d, r in outcome.items() if r[0] == 'captured')
+        not_captured = dict((d, r[1]) for d, r in outcome.items() if r[0] != 'captured')
+        path = write_manifest(params['dest'], dict(
+            kind='capture', engine=params['engine'], source=identities['source'], target=identities['target'],
+            databases=captured, not_captured=not_captured,
+            created=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())))
+    module.exit_json(changed=bool(captured), problems=[], manifest_path=path, not_captured=not_captured,
+                     captured=dict((d, r['source_lsn']) for d, r in captured.items()))
+
+
+if __name__ == '__main__':
+    main()

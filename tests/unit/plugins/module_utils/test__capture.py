@@ -1,0 +1,101 @@
+# Copyright: wabiz.migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The pure parts of change capture: reading test_decoding's lines (recorded from PostgreSQL 15) into keys, slot
+names, and the table checksums derived from the capture's sums."""
+
+import pytest
+
+from ansible_collections.wabiz.migration.plugins.module_utils._capture import (
+    SLOT_PREFIX, _checksum_since, collect, parse_change, parse_tuple, slot_name)
+from ansible_collections.wabiz.migration.plugins.module_utils._db import Server, checksum_of
+
+PG = Server('pgsql', '127.0.0.1', 5432, 'root', 'pw')
+
+
+def test_an_insert_gives_every_column_as_text_and_null_apart():
+    line = 'table public.t: INSERT: id[bigint]:2 "Na me"[text]:\'a\' v[integer[]]:null'
+    assert parse_change(line) == ('INSERT', ('public', 't'), [{'id': '2', 'Na me': 'a', 'v': None}])
+
+
+def test_an_update_that_moves_the_key_gives_the_old_key_and_the_new_row():
+    line = ('table public.t: UPDATE: old-key: id[bigint]:1 new-tuple: id[bigint]:3 "Na me"[text]:\'x y\'\'z\' '
+            'v[integer[]]:\'{1,2}\'')
+    assert parse_change(line) == ('UPDATE', ('public', 't'), [{'id': '1'}, {'id': '3', 'Na me': "x y'z", 'v': '{1,2}'}])
+
+
+def test_words_of_the_format_inside_values_and_names_do_not_derail_it():
+    line = ('table "My S"."T""x": UPDATE: old-key: a[text]:\' new-tuple: b[text]:\'\'c\'\'\' '
+            'new-tuple: a[text]:\'b\' x[text]:unchanged-toast-datum')
+    assert parse_change(line) == ('UPDATE', ('My S', 'T"x'), [{'a': " new-tuple: b[text]:'c'"}, {'a': 'b'}])
+
+
+def test_a_tuple_ends_where_it_ends():
+    text = "at[timestamp with time zone]:'2026-11-01 05:30:00+00' n[numeric]:1.50"
+    assert parse_tuple(text) == ({'at': '2026-11-01 05:30:00+00', 'n': '1.50'}, len(text))
+    with pytest.raises(ValueError):
+        parse_tuple('a[text]:\'x\'', 0, stop='new-tuple: ')
+
+
+def test_truncate_and_rows_without_their_key_make_the_table_compared_in_full():
+    lines = ['BEGIN 728', 'table public.nopk, public.comp: TRUNCATE: (no-flags)',
+             'table public.gone: DELETE: (no-tuple-data)', 'table public.w: DELETE: v[text]:\'x\'',
+             "table public.w: INSERT: id[integer]:5 v[text]:'x'", 'table public.nopk2: INSERT: a[integer]:1',
+             'table other.w: INSERT: id[integer]:5', 'COMMIT 728']
+    changes = collect(lines, PG, {'nopk': [], 'comp': ['a', 'b'], 'gone': ['id'], 'w': ['id'], 'nopk2': []})
+    assert changes.whole == {'nopk': 'it was truncated', 'comp': 'it was truncated',
+                             'gone': 'a DELETE was decoded without its primary key (REPLICA IDENTITY)',
+                             'w': 'a DELETE was decoded without its primary key (REPLICA IDENTITY)',
+                             'nopk2': 'it has no primary key',
+                             'other.w': 'it is not a table of the database as captured'}
+    assert changes.keys == {'w': {('5',)}}
+
+
+def test_keys_of_every_change_are_collected_once():
+    lines = ["table public.k: INSERT: name[text]:'it''s' at[timestamp with time zone]:'2026-01-01 00:00:00+00' v[integer]:1",
+             "table public.k: UPDATE: old-key: name[text]:'it''s' at[timestamp with time zone]:'2026-01-01 00:00:00+00' "
+             "new-tuple: name[text]:'moved' at[timestamp with time zone]:'2026-01-01 00:00:00+00' v[integer]:1",
+             "table public.k: DELETE: name[text]:'moved' at[timestamp with time zone]:'2026-01-01 00:00:00+00'"]
+    changes = collect(lines, PG, {'k': ['name', 'at']})
+    assert changes.keys == {'k': {("it's", '2026-01-01 00:00:00+00'), ('moved', '2026-01-01 00:00:00+00')}}
+    assert changes.count == 4 and changes.whole == {}
+
+
+def test_slot_names_are_valid_and_differ_by_peer_and_database():
+    names = {slot_name(side, peer, db) for side in ('src', 'tgt') for peer in ('pgsql:1', 'pgsql:2')
+             for db in ('wacore', 'WaCore')}
+    assert len(names) == 8
+    assert all(n.startswith(SLOT_PREFIX) and len(n) <= 63 and n == n.lower() for n in names)
+
+
+class Source(object):
+    def __init__(self):
+        self.read = []
+
+    def checksum(self, dbname, schema, table):
+        self.read.append(table)
+        return 'full-read', 7
+
+
+def test_a_checksum_follows_from_the_capture_and_the_changed_rows():
+    base = {'rows': 3, 'sum': '60', 'mended': [[['9'], 90], [['8'], None]]}
+    changed = {('1',), ('2',), ('4',), ('9',), ('8',)}
+    now = {('1',): 11, ('4',): 40, ('9',): 91, ('8',): 80}  # 1 changed, 2 deleted, 4 new, 9 and 8 mended ones
+    before = {('1',): 10, ('2',): 20, ('9',): 90, ('8',): 80}
+    source = Source()
+    derived = _checksum_since(source, 'db', table_of('t'), base, changed, now, before, {('9',), ('8',)})
+    # rows: 3 - 1 (2) + 1 (4) + 1 (8 was not there at the capture) = 4
+    assert derived == {'rows': 4, 'checksum': checksum_of(4, 60 + 1 - 20 + 40 + 1 + 80)}
+    assert source.read == []
+
+
+def test_a_row_written_on_the_target_by_someone_else_makes_the_source_read_in_full():
+    source = Source()
+    derived = _checksum_since(source, 'db', table_of('t'), {'rows': 1, 'sum': '5', 'mended': []}, {('3',)},
+                              {('3',): 1}, {('3',): 2}, {('3',)})
+    assert derived == {'rows': 7, 'checksum': 'full-read'} and source.read == ['t']
+
+
+def table_of(name):
+    from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import Table
+    return Table('public', name, name)

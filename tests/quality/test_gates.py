@@ -48,7 +48,15 @@ def test_ansible_doc_renders(module):
     assert doc["return"] and doc["examples"].strip()
     # What a user reads of a result has a sample; related modules and guides are linked.
     assert [key for key, spec in doc["return"].items() if "sample" not in spec] == []
-    assert doc["doc"]["seealso"] and doc["doc"]["version_added"] == "1.0.0"
+    assert doc["doc"]["seealso"] and doc["doc"]["version_added"] in known_versions()
+
+
+def known_versions():
+    """The released versions and galaxy.yml's (the one in development, or the last release)."""
+    with open(os.path.join(ROOT, "galaxy.yml"), encoding="utf-8") as handle:
+        version = yaml.safe_load(handle)["version"]
+    with open(os.path.join(ROOT, "changelogs", "changelog.yaml"), encoding="utf-8") as handle:
+        return set(yaml.safe_load(handle)["releases"]) | {version}
 
 
 def test_docs_written_from_the_argument_specs():
@@ -73,17 +81,28 @@ def test_license_text_and_spdx_headers():
 
 
 def test_changelog_released_for_the_galaxy_version(tmp_path):
-    """galaxy.yml's version is a release of changelogs/changelog.yaml, no fragment waits, and CHANGELOG.md and
-    CHANGELOG.rst are what antsibull-changelog generates from it."""
+    """galaxy.yml's version is either the last release of changelogs/changelog.yaml, and then no fragment waits,
+    or the next one in development, newer than every release, whose fragments antsibull-changelog accepts;
+    CHANGELOG.md and CHANGELOG.rst are what antsibull-changelog generates from the releases."""
     with open(os.path.join(ROOT, "galaxy.yml"), encoding="utf-8") as handle:
         version = yaml.safe_load(handle)["version"]
     with open(os.path.join(ROOT, "changelogs", "changelog.yaml"), encoding="utf-8") as handle:
-        release = yaml.safe_load(handle)["releases"][version]
-    assert release["changes"]["release_summary"]
-    assert [f for f in os.listdir(os.path.join(ROOT, "changelogs", "fragments")) if f.endswith(".yml")] == []
+        releases = yaml.safe_load(handle)["releases"]
+    fragments = [f for f in os.listdir(os.path.join(ROOT, "changelogs", "fragments")) if f.endswith(".yml")]
+    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ["PATH"], ANSIBLE_COLLECTIONS_PATH=COLLECTIONS)
+    if version in releases:
+        assert releases[version]["changes"]["release_summary"]
+        assert fragments == []
+    else:
+        def key(text):
+            return tuple(int(part) for part in text.split("."))
+        assert all(key(version) > key(released) for released in releases), (version, sorted(releases))
+        assert fragments, "a version in development has fragments that say what changed"
+        lint = subprocess.run([os.path.join(BIN, "antsibull-changelog"), "lint"], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+        assert lint.returncode == 0 and not lint.stdout.strip(), lint.stdout
     copy = tmp_path / "checkout"
     shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv*", ".git", ".collections", "__pycache__"))
-    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ["PATH"], ANSIBLE_COLLECTIONS_PATH=COLLECTIONS)
     subprocess.run([os.path.join(BIN, "antsibull-changelog"), "generate"], cwd=copy, env=env, check=True)
     for name in ("CHANGELOG.md", "CHANGELOG.rst"):
         with open(os.path.join(ROOT, name), encoding="utf-8") as ours, open(copy / name, encoding="utf-8") as fresh:

@@ -19,6 +19,11 @@ from labsupport import COLLECTIONS_PATH, ROOT, Traffic, start_lab, stop_lab
 from lablib import compose
 
 BIN = os.path.dirname(sys.executable)
+# The steps of the downtime that are the clients' (stop, start, login, health and test message): the rest of it
+# is its database part.
+CLIENT_STEPS = ("stop_old", "start_new", "login_new", "verify_new")
+# How each option runs: as a user gets it (change capture where the engine has it), and with it turned off.
+MODES = {"": (), "_off": ("-e", "wabiz_change_capture=off")}
 PAYLOAD = 1000  # mean message body in bytes
 # What a stored message takes with its row and index overhead, measured on the lab's servers.
 ROW_BYTES = {"mysql": 1600, "pgsql": 1350}
@@ -178,14 +183,14 @@ class Checkout:
             shutil.rmtree(self.tree, ignore_errors=True)
 
 
-def run_option(lab, option, checkout):
+def run_option(lab, option, checkout, extra=()):
     reset(lab)
     # The old client keeps taking messages until it is stopped, as in production: the copy ahead then has
     # something to catch up with in the downtime.
     traffic = Traffic(lab).start()
     try:
         seconds, peak = playbook_run(lab, os.path.join(checkout.root, "playbooks", "option%d.yml" % option),
-                                     collections=checkout.collections)
+                                     *extra, collections=checkout.collections)
     finally:
         live = len(traffic.stop())
     with open(os.path.join(lab.workdir, "runs", "old-setup__new-setup-report.json"), encoding="utf-8") as handle:
@@ -195,32 +200,106 @@ def run_option(lab, option, checkout):
     result = {"downtime": report["downtime_seconds"], "copy": copy, "wall": round(seconds, 2), "live_messages": live,
               "peak_rss_mb": round(peak, 1), "steps": steps}
     result["overhead"] = round(result["downtime"] - copy, 2)
-    log("%s option %d: downtime %.1f s (copy and verify %.1f s), whole run %.1f s, peak RSS %.0f MB, %d messages "
-        "sent to the old client during the run" % (checkout.name, option, result["downtime"], copy, seconds, peak,
-                                                   live))
+    result["db_part"] = round(result["downtime"] - sum(steps.get(s, 0.0) for s in CLIENT_STEPS), 2)
+    log("%s option %d%s: downtime %.1f s (database part %.1f s, copy and verify %.1f s), whole run %.1f s, peak RSS "
+        "%.0f MB, %d messages sent to the old client during the run" % (
+            checkout.name, option, " " + " ".join(extra) if extra else "", result["downtime"], result["db_part"], copy,
+            seconds, peak, live))
     return result
 
 
 # what a user would otherwise write ---------------------------------------------------------------------
-def run_peer(lab, databases, work):
+def run_peer(lab, databases, work, copy="dump"):
+    """bench/peer_option2.yml: the databases dumped and imported in the downtime (``copy="dump"``), or followed
+    by ``pgcopydb clone --follow`` from before the downtime and cut over in it (``copy="pgcopydb"``)."""
     reset(lab)
     new = lab.setup("new")
     compose_file = compose.write(new, lab.state["images"])
     times = os.path.join(work, "peer-times.json")
-    extra = {"peer_databases": sorted(d for d in databases if not d.endswith("waweb")),
+    names = sorted(d for d in databases if not d.endswith("waweb"))
+    extra = {"peer_databases": names, "peer_copy": copy,
              "peer_old_compose": os.path.join(lab.setup("old")["compose_dir"], "docker-compose.yml"),
              "peer_old_project": lab.setup("old")["project"], "peer_new_compose": compose_file,
              "peer_new_project": new["project"], "peer_shards": new["shards"], "peer_work": work,
              "peer_times": times}
     extra_file = os.path.join(work, "peer-vars.json")
+    followers, traffic = [], None
+    if copy == "pgcopydb":
+        extra["peer_pgpass"] = pgpass = os.path.join(work, "pgcopydb.pgpass")
+        with open(os.open(pgpass, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
+            handle.writelines("127.0.0.1:%d:*:root:%s\n" % (lab.setup(n)["db_port"], lab.setup(n)["db_password"])
+                              for n in ("old", "new"))
+        traffic = Traffic(lab).start()  # the follow has changes to carry over, as the options' copy ahead has
+        followers = start_pgcopydb(lab, names, work, pgpass)
     with open(os.open(extra_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
         json.dump(extra, handle)
-    seconds, peak = playbook_run(lab, os.path.join(ROOT, "bench", "peer_option2.yml"), "-e", "@" + extra_file)
+    try:
+        seconds, peak = playbook_run(lab, os.path.join(ROOT, "bench", "peer_option2.yml"), "-e", "@" + extra_file)
+    finally:
+        if traffic:
+            traffic.stop()
+        for process in followers:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+        if copy == "pgcopydb":
+            clean_pgcopydb(lab, names)
     with open(times, encoding="utf-8") as handle:
         marks = json.load(handle)
     downtime = round(float(marks["end"]) - float(marks["start"]), 2)
-    log("peer option 2: downtime %.1f s, whole run %.1f s" % (downtime, seconds))
-    return {"downtime": downtime, "wall": round(seconds, 2), "peak_rss_mb": round(peak, 1)}
+    db_part = round(float(marks["db_end"]) - float(marks["db_start"]), 2)
+    log("peer option 2 (%s): downtime %.1f s (database part %.1f s), whole run %.1f s" % (copy, downtime, db_part,
+                                                                                        seconds))
+    return {"downtime": downtime, "db_part": db_part, "wall": round(seconds, 2), "peak_rss_mb": round(peak, 1)}
+
+
+def start_pgcopydb(lab, names, work, pgpass):
+    """``pgcopydb clone --follow`` per database (each its own slot and origin), started while the old client
+    serves; returns once each has copied its database and applies changes."""
+    srv = lab.server("new")
+    try:
+        for dbname in names:
+            srv.execute("CREATE DATABASE %s" % srv.quote(dbname))
+    finally:
+        srv.close()
+    env = dict(os.environ, PGPASSFILE=pgpass)
+    followers = []
+    for dbname in names:
+        command = ("pgcopydb clone --follow --source %s --target %s --dir %s --slot-name pgcopydb_%s --origin "
+                   "pgcopydb_%s --table-jobs 2 --index-jobs 2 > %s 2>&1; echo $? > %s" % (
+                       uri(lab, "old", dbname), uri(lab, "new", dbname), os.path.join(work, "pgcopydb-" + dbname),
+                       dbname, dbname, os.path.join(work, "pgcopydb-%s.log" % dbname),
+                       os.path.join(work, "pgcopydb-%s.exit" % dbname)))
+        followers.append(subprocess.Popen(["sh", "-c", command], env=env, start_new_session=True))
+    started = time.time()
+    for dbname in names:
+        while True:
+            state = subprocess.run(["pgcopydb", "stream", "sentinel", "get", "--source", uri(lab, "old", dbname)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, check=False)
+            if state.returncode == 0 and "enabled" in state.stdout.split("apply", 1)[-1].split("\n", 1)[0]:
+                break
+            if os.path.exists(os.path.join(work, "pgcopydb-%s.exit" % dbname)) or time.time() - started > 3600:
+                raise RuntimeError("pgcopydb of %s did not reach its follow phase: see %s" % (
+                    dbname, os.path.join(work, "pgcopydb-%s.log" % dbname)))
+            time.sleep(1)
+    log("pgcopydb: %d databases copied in %.0f s, following" % (len(names), time.time() - started))
+    return followers
+
+
+def uri(lab, name, dbname):
+    return "postgres://root@127.0.0.1:%d/%s" % (lab.setup(name)["db_port"], dbname)
+
+
+def clean_pgcopydb(lab, names):
+    """pgcopydb's slots, origins and its schema on the old databases, gone again."""
+    srv = lab.server("old")
+    try:
+        for dbname in names:
+            srv.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s",
+                      ("pgcopydb_" + dbname,))
+            srv.execute("DROP SCHEMA IF EXISTS pgcopydb CASCADE", dbname=dbname)
+    finally:
+        srv.close()
 
 
 def median_run(runs):
@@ -229,7 +308,9 @@ def median_run(runs):
     return dict(chosen, samples=[r["downtime"] for r in runs])
 
 
-def bench_engine(engine, size_mb, shards, options, repeat=1, baseline=None):
+def bench_engine(engine, size_mb, shards, options, repeat=1, baseline=None, peers=True):
+    """One lab of ``engine`` seeded with ``size_mb``: the floor, each option (on PostgreSQL with change capture
+    and without), the dump peer, and on PostgreSQL the pgcopydb peer (``peers``)."""
     log("%s: lab with %d shard(s), seeding about %d MB of messages" % (engine, shards, size_mb))
     lab = start_lab(engine, shards, messages=0)
     work = tempfile.mkdtemp(prefix="wabiz-bench-", dir="/var/tmp")
@@ -245,10 +326,13 @@ def bench_engine(engine, size_mb, shards, options, repeat=1, baseline=None):
                   "floor": measure_floor(lab, databases, work, repeat), "repeat": repeat}
         result["floor_seconds"] = min(m["seconds"] for m in result["floor"].values())
         current = Checkout(ROOT, "this checkout")
+        # Change capture is PostgreSQL's: there each option runs with it (as a user gets it) and without.
+        modes = MODES if engine == "pgsql" and baseline is None else {"": ()}
         for option in options:
             if baseline is None:
-                result["option%d" % option] = median_run([run_option(lab, option, current)
-                                                          for dummy in range(repeat)])
+                for suffix, extra in modes.items():
+                    result["option%d%s" % (option, suffix)] = median_run([run_option(lab, option, current, extra)
+                                                                          for dummy in range(repeat)])
                 continue
             # Side by side on the same lab and data, in turns (which goes first alternates).
             runs = {"option": [], "baseline": []}
@@ -259,6 +343,8 @@ def bench_engine(engine, size_mb, shards, options, repeat=1, baseline=None):
             result["option%d" % option] = median_run(runs["option"])
             result["baseline_option%d" % option] = median_run(runs["baseline"])
         result["peer"] = median_run([run_peer(lab, databases, work) for dummy in range(repeat)])
+        if engine == "pgsql" and peers:
+            result["pgcopydb"] = median_run([run_peer(lab, databases, work, "pgcopydb") for dummy in range(repeat)])
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -267,22 +353,36 @@ def bench_engine(engine, size_mb, shards, options, repeat=1, baseline=None):
 
 def table(results, options):
     baseline = any("baseline_option%d" % o in r for r in results for o in options)
-    head = ["engine", "data MB", "floor s"] + ["option %d s" % o for o in options] + ["peer s"] + [
-        "opt %d / floor" % o for o in options] + ["peer / opt %d" % o for o in options] + [
-        "opt %d overhead s" % o for o in options]
+    off = any("option%d_off" % o in r for r in results for o in options)
+    pgcopydb = any("pgcopydb" in r for r in results)
+    head = ["engine", "data MB", "floor s"] + ["option %d s" % o for o in options] + [
+        "opt %d DB s" % o for o in options]
+    if off:
+        head += ["opt %d no capture s" % o for o in options] + ["no capture DB s" for o in options]
+    head += ["peer s", "peer DB s"] + (["pgcopydb s", "pgcopydb DB s"] if pgcopydb else []) + [
+        "opt %d / floor" % o for o in options] + ["peer / opt %d" % o for o in options]
     if baseline:
         head += ["baseline opt %d s" % o for o in options] + ["opt %d / baseline" % o for o in options]
+
+    def cell(run, key="downtime"):
+        return "%.1f" % run[key] if run else "-"
     rows = []
     for r in results:
-        rows.append([r["engine"], "%.0f" % r["data_mb"], "%.1f" % r["floor_seconds"]]
-                    + ["%.1f" % r["option%d" % o]["downtime"] for o in options] + ["%.1f" % r["peer"]["downtime"]]
-                    + ["%.2f" % (r["option%d" % o]["downtime"] / r["floor_seconds"]) for o in options]
-                    + ["%.2f" % (r["peer"]["downtime"] / r["option%d" % o]["downtime"]) for o in options]
-                    + ["%.1f" % r["option%d" % o]["overhead"] for o in options])
+        row = [r["engine"], "%.0f" % r["data_mb"], "%.1f" % r["floor_seconds"]]
+        row += [cell(r["option%d" % o]) for o in options] + [cell(r["option%d" % o], "db_part") for o in options]
+        if off:
+            row += [cell(r.get("option%d_off" % o)) for o in options]
+            row += [cell(r.get("option%d_off" % o), "db_part") for o in options]
+        row += [cell(r["peer"]), cell(r["peer"], "db_part")]
+        if pgcopydb:
+            row += [cell(r.get("pgcopydb")), cell(r.get("pgcopydb"), "db_part")]
+        row += ["%.2f" % (r["option%d" % o]["downtime"] / r["floor_seconds"]) for o in options]
+        row += ["%.2f" % (r["peer"]["downtime"] / r["option%d" % o]["downtime"]) for o in options]
         if baseline:
-            rows[-1] += (["%.1f" % r["baseline_option%d" % o]["downtime"] for o in options]
-                         + ["%.2f" % (r["option%d" % o]["downtime"] / r["baseline_option%d" % o]["downtime"])
-                            for o in options])
+            row += (["%.1f" % r["baseline_option%d" % o]["downtime"] for o in options]
+                    + ["%.2f" % (r["option%d" % o]["downtime"] / r["baseline_option%d" % o]["downtime"])
+                       for o in options])
+        rows.append(row)
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
 
     def line(cells):
@@ -290,10 +390,31 @@ def table(results, options):
     return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows])
 
 
+def growth(results, options):
+    """Per engine, how the downtime (and its database part) grew from the smallest data size to the largest."""
+    lines = []
+    for engine in sorted(set(r["engine"] for r in results)):
+        runs = sorted((r for r in results if r["engine"] == engine), key=lambda r: r["data_mb"])
+        if len(runs) < 2:
+            continue
+        small, large = runs[0], runs[-1]
+        parts = []
+        for key in ["option%d%s" % (o, m) for o in options for m in MODES] + ["peer", "pgcopydb"]:
+            if key in small and key in large:
+                parts.append("%s x%.2f (database part x%.2f)" % (
+                    key.replace("_off", " without capture"), large[key]["downtime"] / small[key]["downtime"],
+                    large[key]["db_part"] / max(small[key]["db_part"], 0.01)))
+        lines.append("%s, %.0f MB -> %.0f MB (data x%.2f): downtime %s" % (
+            engine, small["data_mb"], large["data_mb"], large["data_mb"] / small["data_mb"], ", ".join(parts)))
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--engine", choices=("mysql", "pgsql", "both"), default="both")
-    parser.add_argument("--size-mb", type=int, default=1024, help="message data to seed (default 1 GB)")
+    parser.add_argument("--size-mb", default="1024",
+                        help="message data to seed, or several sizes, comma-separated, each on a lab of its own "
+                             "(default 1 GB; 1024,4096 prints the downtime's growth)")
     parser.add_argument("--shards", type=int, default=2, help="0 = single instance")
     parser.add_argument("--options", default="2,3", help="collection options to run, e.g. 2,3 or 1,2,3")
     parser.add_argument("--repeat", type=int, default=3,
@@ -303,21 +424,23 @@ def main(argv=None):
                                            "its options run beside this one's on the same lab and data")
     args = parser.parse_args(argv)
     options = [int(o) for o in args.options.split(",")]
+    sizes = [int(size) for size in args.size_mb.split(",")]
     engines = ("mysql", "pgsql") if args.engine == "both" else (args.engine,)
     if args.repeat < 1 or args.repeat % 2 == 0:
         parser.error("--repeat must be an odd number (the median of its runs is reported)")
     baseline = Checkout(os.path.abspath(args.baseline), "baseline") if args.baseline else None
     try:
-        results = [bench_engine(engine, args.size_mb, args.shards, options, args.repeat, baseline)
-                   for engine in engines]
+        results = [bench_engine(engine, size, args.shards, options, args.repeat, baseline)
+                   for engine in engines for size in sizes]
     finally:
         if baseline:
             baseline.remove()
     with open(args.json, "w", encoding="utf-8") as handle:
-        json.dump({"size_mb": args.size_mb, "shards": args.shards, "cpus": os.cpu_count(), "baseline": args.baseline,
+        json.dump({"size_mb": sizes, "shards": args.shards, "cpus": os.cpu_count(), "baseline": args.baseline,
                    "ru_maxrss_note": "peak RSS of the biggest single process a run started", "results": results},
                   handle, indent=2)
     print(table(results, options))
+    print(growth(results, options))
     print("results: %s" % args.json)
     return 0
 

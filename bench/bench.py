@@ -256,12 +256,17 @@ def run_peer(lab, databases, work, copy="dump"):
 def start_pgcopydb(lab, names, work, pgpass):
     """``pgcopydb clone --follow`` per database (each its own slot and origin), started while the old client
     serves; returns once each has copied its database and applies changes."""
-    srv = lab.server("new")
+    srv, old = lab.server("new"), lab.server("old")
     try:
         for dbname in names:
             srv.execute("CREATE DATABASE %s" % srv.quote(dbname))
+            # pgcopydb 0.10 notices its end position only on a change of its own database decoded after it (on
+            # an idle source it waits for ever): a heartbeat row the cut-over updates, as its users add.
+            old.execute("CREATE TABLE pgcopydb_heartbeat (id INT PRIMARY KEY, beat BIGINT); "
+                        "INSERT INTO pgcopydb_heartbeat VALUES (1, 0)", dbname=dbname)
     finally:
         srv.close()
+        old.close()
     env = dict(os.environ, PGPASSFILE=pgpass)
     followers = []
     for dbname in names:
@@ -297,7 +302,8 @@ def clean_pgcopydb(lab, names):
         for dbname in names:
             srv.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s",
                       ("pgcopydb_" + dbname,))
-            srv.execute("DROP SCHEMA IF EXISTS pgcopydb CASCADE", dbname=dbname)
+            srv.execute("DROP SCHEMA IF EXISTS pgcopydb CASCADE; DROP TABLE IF EXISTS pgcopydb_heartbeat",
+                        dbname=dbname)
     finally:
         srv.close()
 

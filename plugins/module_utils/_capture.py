@@ -76,11 +76,20 @@ def slot_state(server, slot):
 
 
 def drop_slot(server, slot):
-    """Drops the slot if it is there; returns whether it was."""
-    if slot_state(server, slot) is None:
-        return False
-    server.query('SELECT pg_drop_replication_slot(%s)', (slot,))
-    return True
+    """Drops the slot if it is there; returns whether it was. A session still using it can only be an earlier
+    run of the migration left running (the name is the migration's own): it is ended first."""
+    deadline = time.time() + FLUSH_SECONDS
+    while slot_state(server, slot) is not None:
+        server.query('SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = %s '
+                     'AND active_pid IS NOT NULL', (slot,))
+        try:
+            server.query('SELECT pg_drop_replication_slot(%s)', (slot,))
+            return True
+        except DbError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.1)  # its session was still ending
+    return False
 
 
 def create_slot(server, dbname, slot):
@@ -124,9 +133,7 @@ def drop_slots(server, side, databases):
         return []
     rows = server.query('SELECT slot_name FROM pg_replication_slots WHERE starts_with(slot_name, %s) '
                         'AND database = ANY(%s) ORDER BY 1', ('%s%s_' % (SLOT_PREFIX, side), list(databases)))
-    for (slot,) in rows:
-        server.query('SELECT pg_drop_replication_slot(%s)', (slot,))
-    return [slot for (slot,) in rows]
+    return [slot for (slot,) in rows if drop_slot(server, slot)]
 
 
 def problems(server, slots_needed):
@@ -356,24 +363,36 @@ def capture_database(source, target, dbname, target_db, identities):
         # First the target's slot: every write to the copy from before it is read on is decoded.
         target_lsn = create_slot(target, target_db, slots['target_slot'])
         with ExportedSlot(source, dbname, slots['source_slot']) as exported:
-            at = source.sibling(session=PG_SESSION, snapshot=exported.snapshot)
-            try:
-                fingerprint, tables = _shape(at, dbname)
-                if fingerprint != database_shape(target, target_db)[0]:
-                    return release('its schema differs on the two servers')
-                record = {}
-                for label, table in sorted(tables.items()):
-                    record[label], problem = _capture_table(at, target, dbname, table, target_db)
-                    if problem:
-                        return release('table %s %s' % (label, problem))
-            finally:
-                at.close()
+            fingerprint, record, problem = _compare_at(source.sibling(session=PG_SESSION, snapshot=exported.snapshot),
+                                                       target, dbname, target_db)
             source_lsn = exported.lsn
     except Exception:
-        release(None)
+        try:
+            release(None)
+        except DbError:
+            pass  # the server that failed cannot drop it now: the next run, or the rollback, does
         raise
+    if problem:
+        return release(problem)
     return 'captured', dict(slots, source_lsn=source_lsn, target_lsn=target_lsn, target=target_db,
                             schema=fingerprint_digest(fingerprint), tables=record)
+
+
+def _compare_at(at, target, dbname, target_db):
+    """(fingerprint, {label: table record}, problem) of the database compared (and mended) at the snapshot
+    ``at`` reads."""
+    try:
+        fingerprint, tables = _shape(at, dbname)
+        if fingerprint != database_shape(target, target_db)[0]:
+            return fingerprint, None, 'its schema differs on the two servers'
+        record = {}
+        for label, table in sorted(tables.items()):
+            record[label], problem = _capture_table(at, target, dbname, table, target_db)
+            if problem:
+                return fingerprint, None, 'table %s %s' % (label, problem)
+        return fingerprint, record, None
+    finally:
+        at.close()
 
 
 def _capture_table(at, target, dbname, table, target_db):

@@ -161,6 +161,7 @@ import time
 from ansible_collections.wabiz.migration.plugins.module_utils._capture import capture_database, drop_slots, problems
 from ansible_collections.wabiz.migration.plugins.module_utils._db import target_names, target_options
 from ansible_collections.wabiz.migration.plugins.module_utils._dbmodule import DbModule
+from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import PG_SESSION
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import (
     ToolError, parallel, prepare_dest, write_manifest)
 
@@ -198,7 +199,7 @@ def main():
 
         def worker(dbname):
             def task():
-                own = [server.sibling() for server in (source, target)]
+                own = [server.sibling(session=PG_SESSION) for server in (source, target)]
                 try:
                     return capture_database(own[0], own[1], dbname, names[dbname], identities)
                 finally:

@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -240,7 +241,7 @@ def run_peer(lab, databases, work, copy="dump"):
             traffic.stop()
         for process in followers:
             if process.poll() is None:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)  # pgcopydb and the processes it forked
             process.wait()
         if copy == "pgcopydb":
             clean_pgcopydb(lab, names)

@@ -205,6 +205,8 @@ SETTINGS_CASES = {
     "db-jobs-zero": (2, ["-e", "wabiz_db_jobs=0"], "wabiz_db_jobs must be 1 or more"),
     "copy-ahead-with-file-transfer": (2, ["-e", "wabiz_copy_ahead=true", "-e", "wabiz_transfer=file"],
                                       "wabiz_copy_ahead needs wabiz_transfer=stream"),
+    "change-capture-without-copy-ahead": (3, ["-e", "wabiz_change_capture=on", "-e", "wabiz_copy_ahead=false"],
+                                          "wabiz_change_capture=on follows the changes after a copy ahead"),
 }
 
 
@@ -214,6 +216,14 @@ def test_bad_setting_names_the_variable_and_the_fix(ready, case):
     number, extra, expected = SETTINGS_CASES[case]
     output = refused(ready, number, os.path.join(ready.workdir, "inventory.yml"), *extra)
     assert "Invalid migration settings" in output and expected in output, output[-3000:]
+
+
+def test_change_capture_required_where_the_servers_cannot(ready):
+    """wabiz_change_capture=on on MariaDB (the capture is PostgreSQL's): refused before anything is created."""
+    engine_independent(ready)
+    output = refused(ready, 2, os.path.join(ready.workdir, "inventory.yml"), "-e", "wabiz_change_capture=on")
+    assert "Change capture is required (wabiz_change_capture=on) but cannot run" in output, output[-3000:]
+    assert "built for PostgreSQL" in output and "wabiz_change_capture=auto" in output, output[-3000:]
 
 
 def test_api_url_without_scheme(ready):

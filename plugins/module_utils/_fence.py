@@ -27,6 +27,8 @@ import time
 # Sessions that go away within this time are connections closing (the old client's, the dump tools'), not
 # writers waiting.
 SETTLE_SECONDS = 3.0
+# Between two readings of PostgreSQL's write counters that must agree before the fence stands.
+STATS_SETTLE_SECONDS = 0.25
 # Rows written to tables (MariaDB counts its internal temporary tables apart, as Handler_tmp_*) and schema
 # changes, for the whole server.
 MYSQL_COUNTERS = ('Handler_write', 'Handler_update', 'Handler_delete', 'Com_create_table', 'Com_alter_table',
@@ -62,8 +64,23 @@ class WriteFence(object):
 
     def raise_(self):
         self._no_sessions('before the copy was compared')
-        self.positions = self.read_positions()
+        self.positions = self._settled_positions()
         return self.positions
+
+    def _settled_positions(self):
+        """The counters once they stand still. PostgreSQL: a backend hands its counts to pg_stat_database as it
+        exits, which can be just after it left pg_stat_activity (a client stopped a moment ago); its writes were
+        committed before, but counted after a first reading they would break the fence for nothing."""
+        positions = self.read_positions()
+        if self.server.engine != 'pgsql':
+            return positions  # MySQL/MariaDB count as they write
+        deadline = time.time() + SETTLE_SECONDS
+        while True:
+            time.sleep(STATS_SETTLE_SECONDS)
+            again = self.read_positions()
+            if again == positions or time.time() > deadline:
+                return again  # a writer that goes on is caught by check()
+            positions = again
 
     def check(self):
         self._no_sessions('while the copy was compared')

@@ -249,8 +249,8 @@ def run_peer(lab, databases, work, copy="dump"):
         marks = json.load(handle)
     downtime = round(float(marks["end"]) - float(marks["start"]), 2)
     db_part = round(float(marks["db_end"]) - float(marks["db_start"]), 2)
-    log("peer option 2 (%s): downtime %.1f s (database part %.1f s), whole run %.1f s" % (copy, downtime, db_part,
-                                                                                        seconds))
+    log("peer option 2 (%s): downtime %.1f s (database part %.1f s), whole run %.1f s"
+        % (copy, downtime, db_part, seconds))
     return {"downtime": downtime, "db_part": db_part, "wall": round(seconds, 2), "peak_rss_mb": round(peak, 1)}
 
 

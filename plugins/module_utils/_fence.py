@@ -12,8 +12,9 @@ after the last comparison: in between, no session other than the migration's own
 databases (from any host, as any user), and the server's write counters must not move. Nothing is written to
 the source: its databases are not switched to read-only (that is the operator's choice, not the migration's).
 
-Write counters: PostgreSQL counts inserted, updated and deleted rows per database (``pg_stat_database``; a
-backend hands its counts over when it ends, and one still connected is found as a session). MySQL/MariaDB count
+Write counters: PostgreSQL counts inserted, updated and deleted rows per table (``pg_stat_user_tables``, summed per
+database) and schema changes as catalog rows inserted or deleted (autovacuum's statistics left out); a backend
+hands its counts over when it ends, and one still connected is found as a session. MySQL/MariaDB count
 them per table in performance_schema where it is on (MySQL 8's default); else only for the whole server (rows
 written by handlers, schema statements), so that on a server shared with other applications their writes stop
 the migration too; the message says so.
@@ -27,6 +28,12 @@ import time
 # Sessions that go away within this time are connections closing (the old client's, the dump tools'), not
 # writers waiting.
 SETTLE_SECONDS = 3.0
+# PostgreSQL, per database: rows written to its tables, and catalog rows inserted or deleted (what DDL does).
+# Not pg_stat_database's totals: they count the catalog rows autovacuum's ANALYZE writes (pg_statistic, and
+# pg_class updates), which go on after the client stopped and are no writer's.
+PG_COUNTERS = ("SELECT (SELECT COALESCE(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables), "
+               "(SELECT COALESCE(sum(n_tup_ins + n_tup_del), 0) FROM pg_stat_sys_tables "
+               "WHERE relname <> 'pg_statistic')")
 # Between two readings of PostgreSQL's write counters that must agree before the fence stands.
 STATS_SETTLE_SECONDS = 0.25
 # Rows written to tables (MariaDB counts its internal temporary tables apart, as Handler_tmp_*) and schema
@@ -68,7 +75,7 @@ class WriteFence(object):
         return self.positions
 
     def _settled_positions(self):
-        """The counters once they stand still. PostgreSQL: a backend hands its counts to pg_stat_database as it
+        """The counters once they stand still. PostgreSQL: a backend hands its counts to the statistics as it
         exits, which can be just after it left pg_stat_activity (a client stopped a moment ago); its writes were
         committed before, but counted after a first reading they would break the fence for nothing."""
         positions = self.read_positions()
@@ -134,13 +141,11 @@ class WriteFence(object):
         """{counter: value}: what moves when rows of the databases are written."""
         server = self.server
         if server.engine == 'pgsql':
-            server.query('SELECT pg_stat_clear_snapshot()')
-            rows = server.query('SELECT datname, tup_inserted, tup_updated, tup_deleted FROM pg_stat_database '
-                                'WHERE datname = ANY(%s)', (self.databases,))
             out = {}
-            for dbname, inserted, updated, deleted in rows:
-                out.update({'%s rows inserted' % dbname: int(inserted), '%s rows updated' % dbname: int(updated),
-                            '%s rows deleted' % dbname: int(deleted)})
+            for dbname in self.databases:
+                server.query('SELECT pg_stat_clear_snapshot()', dbname=dbname)
+                written, schema = server.query(PG_COUNTERS, dbname=dbname)[0]
+                out.update({'%s rows written' % dbname: int(written), '%s schema changes' % dbname: int(schema)})
             return out
         if int(server.query('SELECT @@performance_schema')[0][0]):
             rows = server.query('SELECT object_schema, object_name, count_insert, count_update, count_delete FROM '

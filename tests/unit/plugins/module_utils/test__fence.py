@@ -28,17 +28,17 @@ def fence_reading(engine, readings, monkeypatch):
 
 
 def test_counts_handed_over_by_a_client_that_just_left_do_not_break_the_fence(monkeypatch):
-    fence = fence_reading('pgsql', [{'wacore rows updated': 5}, {'wacore rows updated': 12},
-                                    {'wacore rows updated': 12}, {'wacore rows updated': 12}], monkeypatch)
-    assert fence.raise_() == {'wacore rows updated': 12}
-    assert fence.check() == {'wacore rows updated': 12}
+    fence = fence_reading('pgsql', [{'wacore rows written': 5}, {'wacore rows written': 12},
+                                    {'wacore rows written': 12}, {'wacore rows written': 12}], monkeypatch)
+    assert fence.raise_() == {'wacore rows written': 12}
+    assert fence.check() == {'wacore rows written': 12}
 
 
 def test_a_writer_that_goes_on_is_caught(monkeypatch):
-    fence = fence_reading('pgsql', [{'wacore rows updated': 5}, {'wacore rows updated': 5},
-                                    {'wacore rows updated': 6}], monkeypatch)
+    fence = fence_reading('pgsql', [{'wacore rows written': 5}, {'wacore rows written': 5},
+                                    {'wacore rows written': 6}], monkeypatch)
     fence.raise_()
-    with pytest.raises(FenceBroken, match=r'wacore rows updated \+1'):
+    with pytest.raises(FenceBroken, match=r'wacore rows written \+1'):
         fence.check()
 
 

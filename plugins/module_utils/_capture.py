@@ -190,18 +190,22 @@ class Changes(object):
         self.whole.setdefault(label, reason)
 
 
+def _quoted(text, pos, quote):
+    """(value, position after it) of a token at ``pos`` in ``quote`` marks, the mark doubled inside."""
+    out, pos = [], pos + 1
+    while True:
+        end = text.index(quote, pos)
+        out.append(text[pos:end])
+        if not text.startswith(quote, end + 1):
+            return ''.join(out), end + 1
+        out.append(quote)
+        pos = end + 2
+
+
 def _identifier(text, pos):
     """(name, position after it) of an identifier as quote_identifier writes it."""
     if text.startswith('"', pos):
-        out, pos = [], pos + 1
-        while True:
-            end = text.index('"', pos)
-            out.append(text[pos:end])
-            if text.startswith('"', end + 1):
-                out.append('"')
-                pos = end + 2
-            else:
-                return ''.join(out), end + 1
+        return _quoted(text, pos, '"')
     end = pos
     while end < len(text) and text[end] not in '.[:, ':
         end += 1
@@ -229,17 +233,7 @@ def parse_tuple(text, pos=0, stop=None):
             raise ValueError('no type after column %s' % name)
         pos = text.index(']:', pos) + 2  # a type's name may hold [] (arrays), never ']:'
         if text.startswith("'", pos):
-            out, pos = [], pos + 1
-            while True:
-                end = text.index("'", pos)
-                out.append(text[pos:end])
-                if text.startswith("'", end + 1):
-                    out.append("'")
-                    pos = end + 2
-                else:
-                    pos = end + 1
-                    break
-            values[name] = ''.join(out)
+            values[name], pos = _quoted(text, pos, "'")
         else:
             end = text.find(' ', pos)
             end = len(text) if end < 0 else end

@@ -23,6 +23,8 @@ BIN = os.path.dirname(sys.executable)
 # The steps of the downtime that are the clients' (stop, start, login, health and test message): the rest of it
 # is its database part.
 CLIENT_STEPS = ("stop_old", "start_new", "login_new", "verify_new")
+# The peer that follows the old databases from before the downtime and cuts over in it, per engine.
+FOLLOWERS = {"pgsql": "pgcopydb", "mysql": "replication"}
 # How each option runs: as a user gets it (change capture where the engine has it), and with it turned off.
 MODES = {"": (), "_off": ("-e", "wabiz_change_capture=off")}
 PAYLOAD = 1000  # mean message body in bytes
@@ -212,7 +214,8 @@ def run_option(lab, option, checkout, extra=()):
 # what a user would otherwise write ---------------------------------------------------------------------
 def run_peer(lab, databases, work, copy="dump"):
     """bench/peer_option2.yml: the databases dumped and imported in the downtime (``copy="dump"``), or followed
-    by ``pgcopydb clone --follow`` from before the downtime and cut over in it (``copy="pgcopydb"``)."""
+    from before the downtime and cut over in it: by ``pgcopydb clone --follow`` (``copy="pgcopydb"``), or by
+    MariaDB replication seeded from a dump at its GTID position (``copy="replication"``)."""
     reset(lab)
     new = lab.setup("new")
     compose_file = compose.write(new, lab.state["images"])
@@ -232,6 +235,9 @@ def run_peer(lab, databases, work, copy="dump"):
                               for n in ("old", "new"))
         traffic = Traffic(lab).start()  # the follow has changes to carry over, as the options' copy ahead has
         followers = start_pgcopydb(lab, names, work, pgpass)
+    if copy == "replication":
+        traffic = Traffic(lab).start()
+        start_replication(lab, names, work)
     with open(os.open(extra_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
         json.dump(extra, handle)
     try:
@@ -245,6 +251,8 @@ def run_peer(lab, databases, work, copy="dump"):
             process.wait()
         if copy == "pgcopydb":
             clean_pgcopydb(lab, names)
+        if copy == "replication":
+            clean_replication(lab)
     with open(times, encoding="utf-8") as handle:
         marks = json.load(handle)
     downtime = round(float(marks["end"]) - float(marks["start"]), 2)
@@ -292,6 +300,49 @@ def start_pgcopydb(lab, names, work, pgpass):
     return followers
 
 
+def start_replication(lab, names, work):
+    """The new MariaDB server made a replica of the old one for ``names``: seeded with mariadb-dump
+    --single-transaction --gtid --master-data=1 (which sets its gtid_slave_pos to the dump's moment), then
+    replicating from there with MASTER_USE_GTID while the old client serves; returns once it replicates."""
+    files = credentials_files(lab, work)
+    old = lab.setup("old")
+    started = time.time()
+    srv = lab.server("new")
+    try:
+        srv.execute("SET GLOBAL replicate_do_db = %s", (",".join(names),))
+    finally:
+        srv.close()
+    subprocess.run(["bash", "-euo", "pipefail", "-c",
+                    'mariadb-dump --defaults-extra-file="$1" --single-transaction --quick --hex-blob --gtid '
+                    '--master-data=1 --databases "${@:3}" | mariadb --defaults-extra-file="$2"', "seed",
+                    files["old"], files["new"]] + names, check=True)
+    srv = lab.server("new")
+    try:
+        srv.execute("CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = %s, MASTER_USER = 'root', "
+                    "MASTER_PASSWORD = %s, MASTER_USE_GTID = slave_pos", (old["db_port"], old["db_password"]))
+        srv.execute("START SLAVE")
+        deadline = time.time() + 300
+        # Slave_running: ON once both replication threads run.
+        while srv.query("SHOW GLOBAL STATUS LIKE 'Slave_running'")[0][1] != "ON":
+            if time.time() > deadline:
+                raise RuntimeError("the new server does not replicate: %s" % (srv.query("SHOW SLAVE STATUS"),))
+            time.sleep(0.5)
+    finally:
+        srv.close()
+    log("replication: %d databases seeded in %.0f s, replicating" % (len(names), time.time() - started))
+
+
+def clean_replication(lab):
+    """The new server no replica any more (the peer's cut-over did it; after a failure, this)."""
+    srv = lab.server("new")
+    try:
+        srv.execute("STOP SLAVE")
+        srv.execute("RESET SLAVE ALL")
+        srv.execute("SET GLOBAL replicate_do_db = ''")
+    finally:
+        srv.close()
+
+
 def uri(lab, name, dbname):
     return "postgres://root@127.0.0.1:%d/%s" % (lab.setup(name)["db_port"], dbname)
 
@@ -316,8 +367,8 @@ def median_run(runs):
 
 
 def bench_engine(engine, size_mb, shards, options, repeat=1, baseline=None, peers=True):
-    """One lab of ``engine`` seeded with ``size_mb``: the floor, each option (on PostgreSQL with change capture
-    and without), the dump peer, and on PostgreSQL the pgcopydb peer (``peers``)."""
+    """One lab of ``engine`` seeded with ``size_mb``: the floor, each option (with change capture and without),
+    the dump peer, and the engine's follower peer (``peers``: pgcopydb, MariaDB replication)."""
     log("%s: lab with %d shard(s), seeding about %d MB of messages" % (engine, shards, size_mb))
     lab = start_lab(engine, shards, messages=0)
     work = tempfile.mkdtemp(prefix="wabiz-bench-", dir="/var/tmp")
@@ -333,8 +384,8 @@ def bench_engine(engine, size_mb, shards, options, repeat=1, baseline=None, peer
                   "floor": measure_floor(lab, databases, work, repeat), "repeat": repeat}
         result["floor_seconds"] = min(m["seconds"] for m in result["floor"].values())
         current = Checkout(ROOT, "this checkout")
-        # Change capture is PostgreSQL's: there each option runs with it (as a user gets it) and without.
-        modes = MODES if engine == "pgsql" and baseline is None else {"": ()}
+        # Each option runs with change capture (as a user gets it) and without.
+        modes = MODES if baseline is None else {"": ()}
         for option in options:
             if baseline is None:
                 for suffix, extra in modes.items():
@@ -350,8 +401,10 @@ def bench_engine(engine, size_mb, shards, options, repeat=1, baseline=None, peer
             result["option%d" % option] = median_run(runs["option"])
             result["baseline_option%d" % option] = median_run(runs["baseline"])
         result["peer"] = median_run([run_peer(lab, databases, work) for dummy in range(repeat)])
-        if engine == "pgsql" and peers:
-            result["pgcopydb"] = median_run([run_peer(lab, databases, work, "pgcopydb") for dummy in range(repeat)])
+        if peers:
+            result["follower_name"] = FOLLOWERS[engine]
+            result["follower"] = median_run([run_peer(lab, databases, work, FOLLOWERS[engine])
+                                             for dummy in range(repeat)])
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -361,12 +414,12 @@ def bench_engine(engine, size_mb, shards, options, repeat=1, baseline=None, peer
 def table(results, options):
     baseline = any("baseline_option%d" % o in r for r in results for o in options)
     off = any("option%d_off" % o in r for r in results for o in options)
-    pgcopydb = any("pgcopydb" in r for r in results)
+    follower = any("follower" in r for r in results)
     head = ["engine", "data MB", "floor s"] + ["option %d s" % o for o in options] + [
         "opt %d DB s" % o for o in options]
     if off:
         head += ["opt %d no capture s" % o for o in options] + ["no capture DB s" for o in options]
-    head += ["peer s", "peer DB s"] + (["pgcopydb s", "pgcopydb DB s"] if pgcopydb else []) + [
+    head += ["peer s", "peer DB s"] + (["follower", "follower s", "follower DB s"] if follower else []) + [
         "opt %d / floor" % o for o in options] + ["peer / opt %d" % o for o in options]
     if baseline:
         head += ["baseline opt %d s" % o for o in options] + ["opt %d / baseline" % o for o in options]
@@ -381,8 +434,8 @@ def table(results, options):
             row += [cell(r.get("option%d_off" % o)) for o in options]
             row += [cell(r.get("option%d_off" % o), "db_part") for o in options]
         row += [cell(r["peer"]), cell(r["peer"], "db_part")]
-        if pgcopydb:
-            row += [cell(r.get("pgcopydb")), cell(r.get("pgcopydb"), "db_part")]
+        if follower:
+            row += [r.get("follower_name", "-"), cell(r.get("follower")), cell(r.get("follower"), "db_part")]
         row += ["%.2f" % (r["option%d" % o]["downtime"] / r["floor_seconds"]) for o in options]
         row += ["%.2f" % (r["peer"]["downtime"] / r["option%d" % o]["downtime"]) for o in options]
         if baseline:
@@ -406,7 +459,7 @@ def growth(results, options):
             continue
         small, large = runs[0], runs[-1]
         parts = []
-        for key in ["option%d%s" % (o, m) for o in options for m in MODES] + ["peer", "pgcopydb"]:
+        for key in ["option%d%s" % (o, m) for o in options for m in MODES] + ["peer", "follower"]:
             if key in small and key in large:
                 parts.append("%s x%.2f (database part x%.2f)" % (
                     key.replace("_off", " without capture"), large[key]["downtime"] / small[key]["downtime"],

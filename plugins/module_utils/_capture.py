@@ -46,9 +46,11 @@ try:
 except ImportError:
     psycopg2 = None
 
+from ansible_collections.wabiz.migration.plugins.module_utils._binlog import (
+    binlog_problems, position, position_problem, snapshot_position)
 from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError, checksum_of
 from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import (
-    BUCKETS, MAX_DIFFERING_BUCKETS, PG_SESSION, bucket_sums, copy_rows, counters, database_shape, differing_keys,
+    BUCKETS, MAX_DIFFERING_BUCKETS, PG_SESSION, Changes, bucket_sums, copy_rows, counters, database_shape, differing_keys,
     key_condition, row_digests, sync_counters, sync_keys, sync_rows, table_checksum, table_sums)
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import parallel
 
@@ -136,10 +138,11 @@ def drop_slots(server, side, databases):
     return [slot for (slot,) in rows if drop_slot(server, slot)]
 
 
-def problems(server, slots_needed):
-    """Why ``server`` cannot capture changes (with what to do), or []."""
-    if server.engine != 'pgsql':
-        return ['change capture is built for PostgreSQL; on MySQL/MariaDB the copy is compared whole in the downtime']
+def problems(server, slots_needed, binlog=None, source=True):
+    """Why ``server`` cannot capture changes (with what to do), or []. ``binlog``: a BinlogReader (MySQL);
+    ``source``: whether it is the source (the target's log needs no snapshot position)."""
+    if server.engine == 'mysql':
+        return binlog_problems(server, binlog, source)
     found = []
     level = server.query('SHOW wal_level')[0][0]
     if level != 'logical':
@@ -173,23 +176,6 @@ def flushed_lsn(server, dbname):
 
 
 # what the decoding says -------------------------------------------------------------------------------------
-class Changes(object):
-    """The rows a slot decoded: {label: set of keys} (a key: the primary key columns' values as their types'
-    output text), and {label: why the table must be compared in full}."""
-
-    def __init__(self):
-        self.keys = {}
-        self.whole = {}
-        self.count = 0
-
-    def key(self, label, key):
-        self.keys.setdefault(label, set()).add(key)
-        self.count += 1
-
-    def table_whole(self, label, reason):
-        self.whole.setdefault(label, reason)
-
-
 def _quoted(text, pos, quote):
     """(value, position after it) of a token at ``pos`` in ``quote`` marks, the mark doubled inside."""
     out, pos = [], pos + 1
@@ -295,11 +281,10 @@ def collect(lines, server, primary_keys):
             changes.table_whole(label, 'it has no primary key' if label in primary_keys else
                                 'it is not a table of the database as captured')
             continue
-        for values in tuples:
-            if values is None or any(column not in values for column in columns):
-                changes.table_whole(label, 'a %s was decoded without its primary key (REPLICA IDENTITY)' % operation)
-                break
-            changes.key(label, tuple(values[column] for column in columns))
+        if any(values is None or any(column not in values for column in columns) for values in tuples):
+            changes.table_whole(label, 'a %s was decoded without its primary key (REPLICA IDENTITY)' % operation)
+            continue
+        changes.row(label, [tuple(values[column] for column in columns) for values in tuples])
     return changes
 
 
@@ -338,15 +323,41 @@ def _shape(server, dbname):
 
 
 def capture_database(source, target, dbname, target_db, identities):
-    """Start following one database: slots on both servers, the copy compared (and mended) at the source slot's
-    moment. Returns ('captured', record) or ('not captured', reason); a database not captured has no slot left.
-    ``identities``: {'source': ..., 'target': ...} of the two servers."""
+    """Start following one database: the copy compared (and mended) at one moment of the source, from which on
+    the changes on both servers are known. Returns ('captured', record) or ('not captured', reason); a database
+    not captured has no slot left. ``identities``: {'source': ..., 'target': ...} of the two servers."""
+    if target_db not in target.databases():
+        return 'not captured', 'missing on the target'
+    if source.engine == 'mysql':
+        return _capture_in_binlog(source, target, dbname, target_db)
+    return _capture_in_slots(source, target, dbname, target_db, identities)
+
+
+def _capture_in_binlog(source, target, dbname, target_db):
+    """MariaDB: the target's binary log position first (every later write to the copy is in its log after it),
+    then a consistent snapshot of the source and its binary log position, the copy compared at the snapshot."""
+    target_at = position(target)
+    at = source.sibling(snapshot=True)
+    try:
+        source_at = snapshot_position(at)
+    except DbError:
+        at.close()
+        raise
+    fingerprint, record, problem = _compare_at(at, target, dbname, target_db)
+    if problem:
+        return 'not captured', problem
+    return 'captured', dict(source_binlog=source_at, target_binlog=target_at, target=target_db,
+                            moment='%s:%d' % (source_at['file'], source_at['position']),
+                            schema=fingerprint_digest(fingerprint), tables=record)
+
+
+def _capture_in_slots(source, target, dbname, target_db, identities):
+    """PostgreSQL: a slot on the target first, then one on the source with an exported snapshot, the copy
+    compared at the snapshot."""
     slots = {'source_slot': slot_name('src', identities['target'], dbname),
              'target_slot': slot_name('tgt', identities['source'], target_db)}
     for server, slot in ((source, slots['source_slot']), (target, slots['target_slot'])):
         drop_slot(server, slot)  # an earlier run's: this one starts over from a new moment
-    if target_db not in target.databases():
-        return 'not captured', 'missing on the target'
 
     def release(reason):
         drop_slot(source, slots['source_slot'])
@@ -368,7 +379,7 @@ def capture_database(source, target, dbname, target_db, identities):
         raise
     if problem:
         return release(problem)
-    return 'captured', dict(slots, source_lsn=source_lsn, target_lsn=target_lsn, target=target_db,
+    return 'captured', dict(slots, source_lsn=source_lsn, target_lsn=target_lsn, target=target_db, moment=source_lsn,
                             schema=fingerprint_digest(fingerprint), tables=record)
 
 
@@ -413,8 +424,11 @@ def _capture_table(at, target, dbname, table, target_db):
     return entry, None
 
 
-def slots_problem(source, target, record):
-    """Why the slots of a captured database cannot be trusted (gone, lost, or read by someone), or None."""
+def capture_problem(source, target, record):
+    """Why what followed a captured database cannot be trusted, or None: its slots gone, lost or read by someone
+    (PostgreSQL), its binary log positions purged or reset (MariaDB)."""
+    if source.engine == 'mysql':
+        return position_problem(source, record['source_binlog']) or position_problem(target, record['target_binlog'])
     for server, slot, lsn in ((source, record['source_slot'], record['source_lsn']),
                               (target, record['target_slot'], record['target_lsn'])):
         state = slot_state(server, slot)
@@ -429,13 +443,27 @@ def slots_problem(source, target, record):
     return None
 
 
-def sync_captured(source, target, dbname, target_db, record):
+def _changes(source, target, dbname, target_db, record, tables, binlog):
+    """{'source': Changes, 'target': Changes} since the capture, read on both servers at once."""
+    if source.engine == 'mysql':
+        return parallel(2, {
+            'source': lambda: binlog.changes(source, dbname, record['source_binlog'], tables),
+            'target': lambda: binlog.changes(target, target_db, record['target_binlog'], tables)})
+    primary_keys = dict((label, table.primary_key) for label, table in tables.items())
+    return parallel(2, {
+        'source': lambda: decoded(source, dbname, record['source_slot'], flushed_lsn(source, dbname), primary_keys),
+        'target': lambda: decoded(target, target_db, record['target_slot'], flushed_lsn(target, target_db),
+                                  primary_keys)})
+
+
+def sync_captured(source, target, dbname, target_db, record, binlog=None):
     """Bring one captured database up to date from the rows changed since the capture, and verify it.
+    ``binlog``: the BinlogReader (MySQL).
 
     Returns ('rows', {'tables': {label: {rows, checksum}}, 'synced', 'counters', 'decoded', 'compared_in_full'}),
     ('whole', reason) as ``db_sync``'s per-database sync does, or ('full', reason): the capture cannot be trusted
     and the database is to be compared in full."""
-    problem = slots_problem(source, target, record)
+    problem = capture_problem(source, target, record)
     if problem:
         return 'full', problem
     fingerprint, tables = _shape(source, dbname)
@@ -443,11 +471,10 @@ def sync_captured(source, target, dbname, target_db, record):
         return 'whole', 'its schema changed on the source since the capture'
     if database_shape(target, target_db)[0] != fingerprint:
         return 'whole', 'its schema differs from the source'
-    primary_keys = dict((label, table.primary_key) for label, table in tables.items())
-    found = parallel(2, {
-        'source': lambda: decoded(source, dbname, record['source_slot'], flushed_lsn(source, dbname), primary_keys),
-        'target': lambda: decoded(target, target_db, record['target_slot'], flushed_lsn(target, target_db),
-                                  primary_keys)})
+    found = _changes(source, target, dbname, target_db, record, tables, binlog)
+    for side in ('source', 'target'):
+        if found[side].everything:
+            return 'full', 'on the %s, %s' % (side, found[side].everything)
     result = {'tables': {}, 'synced': {}, 'compared_in_full': {},
               'decoded': {'source': found['source'].count, 'target': found['target'].count}}
     for label, table in sorted(tables.items()):
@@ -467,7 +494,7 @@ def sync_captured(source, target, dbname, target_db, record):
             now, before, synced = sync_keys(source, target, dbname, table, changed, target_db)
             if not synced.pop('verified'):
                 return 'whole', 'table %s did not verify after its rows were copied' % label
-            result['tables'][label] = _checksum_since(source, dbname, table, base, changed, now, before,
+            result['tables'][label] = _checksum_since(source, dbname, table, base, now, before,
                                                       found['target'].keys.get(label, set()))
         else:
             result['tables'][label] = {'rows': base['rows'], 'checksum': checksum_of(base['rows'], int(base['sum']))}
@@ -496,21 +523,20 @@ def _sync_table_in_full(source, target, dbname, table, target_db):
     return {'rows': rows, 'checksum': checksum}, synced
 
 
-def _checksum_since(source, dbname, table, base, changed, now, before, written_on_target):
-    """The source table's {rows, checksum} now: its sums at the capture, less the changed rows' digests then, plus
-    their digests now. A row's digest at the capture is the target's before this sync where nothing wrote it on the
-    target since (the copy equalled the source then), else the one recorded when the capture mended it; a row
-    written on the target by anyone else leaves it unknown, and the source table is read in full instead."""
+def _checksum_since(source, dbname, table, base, now, before, written_on_target):
+    """The source table's {rows, checksum} now: its sums at the capture, less the digests then of the rows read
+    by their changed keys, plus their digests now. A row's digest at the capture is the one recorded when the
+    capture mended it, else the target's before this sync (the copy equalled the source then, and nothing but the
+    capture wrote it since). A row written on the target by anyone else leaves it unknown: the source table is
+    then read in full. The rows are those the keys found (``now``: the source's, ``before``: the target's), so a
+    key read back in another spelling of the same row counts once."""
     mended = dict((tuple(key), digest) for key, digest in base['mended'])
+    if written_on_target - set(mended):
+        checksum, rows = source.checksum(dbname, table.schema, table.name)
+        return {'rows': rows, 'checksum': checksum}
     rows, total = base['rows'], int(base['sum'])
-    for key in changed:
-        if key in written_on_target:
-            if key not in mended:
-                checksum, rows = source.checksum(dbname, table.schema, table.name)
-                return {'rows': rows, 'checksum': checksum}
-            then = mended[key]
-        else:
-            then = before.get(key)
+    for key in set(now) | set(before):
+        then = mended[key] if key in mended else before.get(key)
         rows += (now.get(key) is not None) - (then is not None)
         total += (now.get(key) or 0) - (then or 0)
     return {'rows': rows, 'checksum': checksum_of(rows, total)}

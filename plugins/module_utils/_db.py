@@ -122,7 +122,8 @@ class Server(object):
                  snapshot=None):
         self.engine = engine
         # PostgreSQL: an exported snapshot every connection reads at (read-only, REPEATABLE READ), so that reads
-        # on several connections see one moment of the database.
+        # on several connections see one moment of the database. MySQL/MariaDB (True): one connection, whatever
+        # the database, in a transaction started WITH CONSISTENT SNAPSHOT (a snapshot cannot be shared there).
         self.snapshot = snapshot
         self.session = session  # statements run on each new connection (settings of this session only)
         self.host = host
@@ -133,6 +134,7 @@ class Server(object):
         # The server's ids of every session this server object and its siblings opened: the migration's own.
         self.session_ids = set() if session_ids is None else session_ids
         self._conns = {}
+        self._database = None  # MySQL snapshot: the database its connection is in
 
     def sibling(self, session=(), snapshot=None):
         """Another connection set to the same server, whose sessions count as this one's own."""
@@ -154,6 +156,8 @@ class Server(object):
         return '%s server %s:%s as %s' % (self.engine, self.host, self.port, self.user)
 
     def connection(self, dbname=None):
+        if self.engine == 'mysql' and self.snapshot:
+            return self._snapshot_connection(dbname)
         if dbname not in self._conns:
             try:
                 if self.engine == 'mysql':
@@ -187,6 +191,27 @@ class Server(object):
                     self.describe(), ' database %s' % dbname if dbname else '', exc))
             self._conns[dbname] = conn
         return self._conns[dbname]
+
+    def _snapshot_connection(self, dbname):
+        if None not in self._conns:
+            conn = self.sibling().connection()  # its own: this server object keeps it
+            try:
+                with conn.cursor() as cur:
+                    cur.execute('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ')
+                    cur.execute('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY')
+            except pymysql.MySQLError as exc:
+                conn.close()
+                raise DbError('Cannot start a consistent snapshot on the %s: %s' % (self.describe(), exc))
+            self._conns[None] = conn
+            self._database = None
+        conn = self._conns[None]
+        if dbname and dbname != self._database:
+            try:
+                conn.select_db(dbname)  # USE: the transaction and its snapshot go on
+            except pymysql.MySQLError as exc:
+                raise DbError('The %s failed (database %s): %s' % (self.describe(), dbname, exc))
+            self._database = dbname
+        return conn
 
     def close(self):
         for conn in self._conns.values():

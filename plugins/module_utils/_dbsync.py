@@ -98,7 +98,10 @@ class Table(object):
         self.label = label
         self.columns = []
         self.primary_key = []
-        self.key_types = []  # PostgreSQL: the primary key columns' types, to read keys given as text
+        # The primary key columns' types, to read keys given as text: PostgreSQL's format_type, or MySQL's
+        # mysql_key_kind. MySQL: key_positions, their ordinal positions (as a binary log row names them).
+        self.key_types = []
+        self.key_positions = []
         self.unlogged = False
         self.generated = False
         self.triggers = False
@@ -115,6 +118,24 @@ def mysql_generated(extra):
     a column with an expression as its default, which is an ordinary column."""
     words = (extra or '').upper().split()
     return bool(set(words) & {'VIRTUAL', 'STORED', 'PERSISTENT'})
+
+
+MYSQL_INTEGERS = ('tinyint', 'smallint', 'mediumint', 'int', 'bigint')
+MYSQL_BINARY = ('binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob')
+MYSQL_TEXT = ('char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext')
+
+
+def mysql_key_kind(column_type, collation):
+    """How a MySQL key column's value is written as text: 'int', 'uint' (decimal), 'binary' (hex), 'text <charset>'
+    (the value), or 'other' (the server's cast to text)."""
+    words = column_type.lower().replace('(', ' ').split()
+    if words[0] in MYSQL_INTEGERS:
+        return 'uint' if 'unsigned' in words else 'int'
+    if words[0] in MYSQL_BINARY:
+        return 'binary'
+    if words[0] in MYSQL_TEXT and collation:
+        return 'text ' + collation.split('_')[0]
+    return 'other'
 
 
 def rows_as_lists(rows):
@@ -137,13 +158,17 @@ def database_shape(server, dbname):
         return tables[label]
 
     if mysql:
-        for name, column, _position, _type, _nullable, _default, extra, _collation in found['columns']:
+        kinds = {}
+        for name, column, position, column_type, _nullable, _default, extra, collation in found['columns']:
             entry = table(None, name)
             entry.columns.append(column)
             entry.generated = entry.generated or mysql_generated(extra)
+            kinds[name, column] = (int(position), mysql_key_kind(column_type, collation))
         for name, index, _seq, column, _non_unique in found['indexes']:
             if index == 'PRIMARY' and name in tables:
                 tables[name].primary_key.append(column)
+                tables[name].key_positions.append(kinds[name, column][0])
+                tables[name].key_types.append(kinds[name, column][1])
         for name, _trigger in found['triggers']:
             if name in tables:
                 tables[name].triggers = True
@@ -224,7 +249,8 @@ def row_digests(server, dbname, table, buckets, as_text=False):
     sql = 'SELECT %s, %s FROM %s%s' % (keys, digest, source, _only(bucket, buckets))
     width = len(table.primary_key)
     # Parameters given (none) so that the driver reads key_text's %% as the % of format().
-    return dict((tuple(row[:width]), row[width]) for row in server.query(sql, () if as_text else None, dbname=dbname))
+    params = () if as_text and server.engine == 'pgsql' else None
+    return dict((tuple(row[:width]), row[width]) for row in server.query(sql, params, dbname=dbname))
 
 
 def differing_keys(source, target):
@@ -294,16 +320,61 @@ def copy_rows(source, target, dbname, table, stale, wanted, target_db=None, cond
             raise RowsRefused(str(exc))
 
 
-# rows by key given as text (PostgreSQL, change capture) ----------------------------------------------------
+class Changes(object):
+    """The rows a change capture read (a slot's decoding, a binary log): {label: set of keys} (a key: the primary
+    key columns' values as ``key_text`` writes them), and {label: why the table must be compared in full}."""
+
+    def __init__(self):
+        self.keys = {}
+        self.whole = {}
+        self.count = 0
+        self.everything = None  # why every table of the database is to be compared in full
+
+    def row(self, label, keys):
+        """One row changed, known by ``keys`` (its old and new key, or the spellings a key may have been)."""
+        self.keys.setdefault(label, set()).update(keys)
+        self.count += 1
+
+    def table_whole(self, label, reason):
+        self.whole.setdefault(label, reason)
+
+
+# rows by key given as text (change capture) -------------------------------------------------------------
+MYSQL_KEY_TEXT = {'int': 'CAST(%s AS CHAR)', 'uint': 'CAST(%s AS CHAR)', 'binary': 'HEX(%s)',
+                  'other': 'CAST(%s AS CHAR)'}
+
+
 def key_text(server, table):
-    """SQL for the primary key columns as their types' output text: as logical decoding writes them."""
+    """SQL for the primary key columns as text: on PostgreSQL their types' output text, as logical decoding writes
+    them; on MySQL as ``mysql_key_kind`` says (what the binary log reader makes of its rows)."""
+    if server.engine == 'mysql':
+        return ', '.join(MYSQL_KEY_TEXT.get(kind, '%s') % ('t.' + server.quote(c))
+                         for c, kind in zip(table.primary_key, table.key_types))
     return ', '.join("format('%%%%s', t.%s)" % server.quote(c) for c in table.primary_key)
 
 
+def _mysql_key_value(kind, text):
+    """(SQL placeholder, parameter) of one key column given as ``key_text`` writes it."""
+    if kind in ('int', 'uint'):
+        return '%s', int(text)
+    if kind == 'binary':
+        return 'UNHEX(%s)', text
+    return '%s', text
+
+
 def key_condition(server, table, keys):
-    """(SQL, parameters) selecting the rows whose primary key is one of ``keys`` (tuples of output text), through
+    """(SQL, parameters) selecting the rows whose primary key is one of ``keys`` (tuples of ``key_text``), through
     the key's index."""
     columns = [server.quote(c) for c in table.primary_key]
+    if server.engine == 'mysql':
+        rows, params = [], []
+        for key in keys:
+            pairs = [_mysql_key_value(kind, text) for kind, text in zip(table.key_types, key)]
+            rows.append(', '.join(p[0] for p in pairs) if len(columns) == 1 else
+                        '(%s)' % ', '.join(p[0] for p in pairs))
+            params.extend(p[1] for p in pairs)
+        target = columns[0] if len(columns) == 1 else '(%s)' % ', '.join(columns)
+        return '%s IN (%s)' % (target, ', '.join(rows)), params
     if len(columns) == 1:
         return '%s = ANY(%%s::%s[])' % (columns[0], table.key_types[0]), [[k[0] for k in keys]]
     names = ['c%d' % i for i in range(len(columns))]
@@ -318,7 +389,7 @@ def keyed_digests(server, dbname, table, keys):
     left out."""
     keys = sorted(keys)
     digest = row_digest(server.engine, table.digest_columns)
-    name = server.table_name(None, table.schema, table.name)
+    name = server.table_name(dbname, table.schema, table.name)
     width, out = len(table.primary_key), {}
     for start in range(0, len(keys), BATCH * 10):
         where, params = key_condition(server, table, keys[start:start + BATCH * 10])

@@ -12,21 +12,29 @@ module: db_capture
 short_description: Follow the changes of databases copied ahead, so the downtime works on them only
 version_added: 1.1.0
 description:
-  - PostgreSQL. Run after a copy ahead (M(wabiz.migration.db_dump) with O(wabiz.migration.db_dump#module:live=true)),
-    while the old client still serves. With O(state=present), per database, it creates a logical replication slot
-    (plugin C(test_decoding)) on the target, then one on the source with an exported snapshot, and compares every
-    table of the source at that snapshot with the target by the strong row digest of M(wabiz.migration.db_sync),
-    mending the rows that differ from the source as of that moment. The target then holds the source as of the
-    slot's start, proven; the source's row counts and digest sums then are written to C(manifest.json) in O(dest).
+  - Run after a copy ahead (M(wabiz.migration.db_dump) with O(wabiz.migration.db_dump#module:live=true)), while
+    the old client still serves. With O(state=present), per database, it marks where the target's changes begin,
+    then takes one moment of the source from which on its changes are known, and compares every table of the
+    source at that moment with the target by the strong row digest of M(wabiz.migration.db_sync), mending the
+    rows that differ from the source as of that moment. The target then holds the source as of that moment,
+    proven; the source's row counts and digest sums then are written to C(manifest.json) in O(dest).
+  - PostgreSQL follows with logical replication slots (plugin C(test_decoding)), one on the target, then one on
+    the source created with an exported snapshot. The slots are all this module writes to the source server; a
+    slot keeps the server's WAL until it is dropped, which M(wabiz.migration.db_sync) does once the copy is
+    verified, and O(state=absent) (the rollback runs it) otherwise.
+  - MariaDB follows with the binary log (C(binlog_format=ROW) on both servers): the target's current position,
+    then a consistent snapshot of the source and its binary log position (MariaDB's C(binlog_snapshot_file),
+    C(binlog_snapshot_position)). Nothing is written to either server; the binary log must still hold those
+    positions at the sync. MySQL reports no such position, and is compared in full.
   - M(wabiz.migration.db_sync) with O(wabiz.migration.db_sync#module:captured) then compares in the downtime only
-    the rows whose keys the two slots decoded since (written on the source, or by anyone on the target), so its
-    work follows what changed, not the size of the data. It drops the slots once the copy is verified.
-  - The slots are all this module writes to the source server. A slot keeps the server's WAL from its start until it
-    is dropped; O(state=absent) drops the slots of the given databases on both servers (the rollback runs it).
+    the rows whose keys were written since on the source or by anyone on the target, so its work follows what
+    changed, not the size of the data.
   - A database that cannot be captured (missing on the target, its schema differs, a differing table without a
-    primary key) is left without slots and listed in RV(not_captured); M(wabiz.migration.db_sync) compares it in
-    full. When a server cannot capture at all (not PostgreSQL, C(wal_level) not C(logical), no REPLICATION right,
-    too few free slots), nothing is created and the reasons are returned, or the module fails with O(required=true).
+    primary key) is listed in RV(not_captured) with nothing left behind; M(wabiz.migration.db_sync) compares it in
+    full. When a server cannot capture at all (PostgreSQL without C(wal_level=logical), the REPLICATION right or
+    free slots; MariaDB without a row-based binary log, the BINLOG MONITOR and REPLICATION SLAVE rights or
+    C(mariadb-binlog); MySQL), nothing is created and the reasons are returned, or the module fails with
+    O(required=true).
 author:
   - wabiz.migration maintainers (@wabiz)
 seealso:
@@ -129,7 +137,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 captured:
-  description: The databases followed from now on, each with the moment (source WAL position) it was compared at.
+  description: The databases followed from now on, each with the moment it was compared at (the source's WAL position, or binary log file and position).
   returned: success with O(state=present), except in check mode
   type: dict
   sample: {wacore: "0/3A01F28", wamessages_0: "0/3A01F60"}
@@ -158,6 +166,7 @@ dropped:
 
 import time
 
+from ansible_collections.wabiz.migration.plugins.module_utils._binlog import BinlogReader
 from ansible_collections.wabiz.migration.plugins.module_utils._capture import capture_database, drop_slots, problems
 from ansible_collections.wabiz.migration.plugins.module_utils._db import target_names, target_options
 from ansible_collections.wabiz.migration.plugins.module_utils._dbmodule import DbModule
@@ -185,9 +194,9 @@ def main():
             module.exit_json(changed=bool(dropped['source'] or dropped['target']), dropped=dropped)
         identities = {'source': source.identity(), 'target': target.identity()}
         db.never_into_source(target, identities['source'], source.describe())
-        found = problems(source, len(params['databases']))
-        if source.engine == 'pgsql':
-            found += problems(target, len(params['databases']))
+        with BinlogReader(module) as binlog:
+            found = (problems(source, len(params['databases']), binlog)
+                     + problems(target, len(params['databases']), binlog, source=False))
         if found and params['required']:
             raise ToolError('Change capture is required (wabiz_change_capture=on) but cannot run: %s. Fix it, or set '
                             'wabiz_change_capture=auto to compare the databases in full in the downtime.'
@@ -199,7 +208,8 @@ def main():
 
         def worker(dbname):
             def task():
-                own = [server.sibling(session=PG_SESSION) for server in (source, target)]
+                own = [server.sibling(session=PG_SESSION if server.engine == 'pgsql' else ())
+                       for server in (source, target)]
                 try:
                     return capture_database(own[0], own[1], dbname, names[dbname], identities)
                 finally:
@@ -214,7 +224,7 @@ def main():
             databases=captured, not_captured=not_captured,
             created=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())))
     module.exit_json(changed=bool(captured), problems=[], manifest_path=path, not_captured=not_captured,
-                     captured=dict((d, r['source_lsn']) for d, r in captured.items()))
+                     captured=dict((d, r['moment']) for d, r in captured.items()))
 
 
 if __name__ == '__main__':

@@ -136,12 +136,14 @@ options:
   captured:
     description:
       - The manifest of M(wabiz.migration.db_capture) (its O(wabiz.migration.db_capture#module:dest)/manifest.json).
-        Each database it followed is brought up to date from the rows its slots decoded since the capture, on the
-        source and on the target, and only those rows are compared (with every table a decoding cannot follow, for
-        want of a primary key, being unlogged or truncated); a table's checksum follows from the capture's sums.
-      - A database whose slots are gone, lost or were read by another consumer is compared in full instead
-        (RV(capture_fallbacks)); one whose schema changed since is copied whole. Once the copy is verified, the
-        slots of every database in the manifest are dropped on both servers (RV(slots_dropped)).
+        Each database it followed is brought up to date from the rows written since the capture, on the source and
+        on the target, as their slots decoded them (PostgreSQL) or their binary logs hold them (MariaDB, read with
+        C(mariadb-binlog)), and only those rows are compared (with every table the capture cannot follow, for want
+        of a primary key, being unlogged or truncated); a table's checksum follows from the capture's sums.
+      - A database whose slots are gone, lost or were read by another consumer, whose binary log positions were
+        purged or reset, or for which a statement was logged, is compared in full instead (RV(capture_fallbacks));
+        one whose schema changed since is copied whole. Once the copy is verified, the slots of every database in
+        the manifest are dropped on both servers (RV(slots_dropped)).
     type: path
   expect:
     description:
@@ -259,6 +261,7 @@ seconds:
 import os
 import time
 
+from ansible_collections.wabiz.migration.plugins.module_utils._binlog import BinlogReader
 from ansible_collections.wabiz.migration.plugins.module_utils._capture import drop_slots, sync_captured
 from ansible_collections.wabiz.migration.plugins.module_utils._db import target_names, target_options
 from ansible_collections.wabiz.migration.plugins.module_utils._dbmodule import DbModule
@@ -388,7 +391,7 @@ def main():
                        for server in (source, target)]
                 try:
                     if followed:
-                        kind, result = sync_captured(own[0], own[1], dbname, names[dbname], followed)
+                        kind, result = sync_captured(own[0], own[1], dbname, names[dbname], followed, binlog)
                         if kind != 'full':
                             if kind == 'rows':
                                 decoded[dbname] = result.pop('decoded')
@@ -401,7 +404,8 @@ def main():
                         server.close()
             return task
         started = time.time()
-        outcome = parallel(params['jobs'], dict((d, worker(d, (captured or {}).get(d))) for d in databases))
+        with BinlogReader(module) as binlog:
+            outcome = parallel(params['jobs'], dict((d, worker(d, (captured or {}).get(d))) for d in databases))
         seconds['rows'] = round(time.time() - started, 2)
         by_rows = dict((d, r[1]) for d, r in outcome.items() if r[0] == 'rows')
         whole = dict((d, r[1]) for d, r in outcome.items() if r[0] == 'whole')

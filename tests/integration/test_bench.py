@@ -17,6 +17,7 @@ def test_small_benchmark(docker_engine, engine, options):  # pylint: disable=unu
     run = result["option%d" % options[0]]
     assert 0 < run["copy"] < run["downtime"] < 120
     assert run["peak_rss_mb"] < 300
-    assert result["peer"]["downtime"] > 0
+    assert result["peer"]["downtime"] > 0 and result["follower"]["downtime"] > 0
+    assert result["option%d_off" % options[0]]["downtime"] > 0
     table = bench.table([result], options)
     assert engine in table and "peer s" in table

@@ -219,11 +219,20 @@ def test_bad_setting_names_the_variable_and_the_fix(ready, case):
 
 
 def test_change_capture_required_where_the_servers_cannot(ready):
-    """wabiz_change_capture=on on MariaDB (the capture is PostgreSQL's): refused before anything is created."""
+    """wabiz_change_capture=on where the old MariaDB logs statements, not rows (binlog_format MIXED): refused
+    before anything is created, naming the setting to change."""
     engine_independent(ready)
-    output = refused(ready, 2, os.path.join(ready.workdir, "inventory.yml"), "-e", "wabiz_change_capture=on")
+    old = ready.server("old")
+    try:
+        old.execute("SET GLOBAL binlog_format = 'MIXED'")
+        output = refused(ready, 2, os.path.join(ready.workdir, "inventory.yml"), "-e", "wabiz_change_capture=on")
+    finally:
+        old.execute("SET GLOBAL binlog_format = 'ROW'")
+        old.close()
     assert "Change capture is required (wabiz_change_capture=on) but cannot run" in output, output[-3000:]
-    assert "built for PostgreSQL" in output and "wabiz_change_capture=auto" in output, output[-3000:]
+    assert "binlog_format is MIXED on the mysql server" in output and "set binlog_format=ROW" in output, \
+        output[-3000:]
+    assert "wabiz_change_capture=auto" in output, output[-3000:]
 
 
 def test_api_url_without_scheme(ready):

@@ -87,6 +87,9 @@ class Pair:
             conn.close()
 
     def slots(self, name):
+        """The replication slots on a server (MariaDB's capture has none to leave behind)."""
+        if self.engine == "mysql":
+            return []
         return [r[0] for r in self.run(name, ["SELECT slot_name FROM pg_replication_slots ORDER BY 1"])]
 
     def databases(self, name):
@@ -411,10 +414,9 @@ LATE = PREFIX + "late"
 
 @pytest.mark.parametrize("capture", [False, True], ids=["compared-in-full", "captured"])
 def test_planted_changes_are_found_and_the_copy_ends_exact(pair, tmp_path, capture):
-    """With change capture (PostgreSQL) the changes are planted after the capture began, so only its decoding
-    can lead the sync to them; the backup check then proves the checksums the capture derived are the source's."""
-    if capture and pair.engine != "pgsql":
-        pytest.skip("change capture is PostgreSQL's")
+    """With change capture the changes are planted after the capture began, so only what it read (PostgreSQL's
+    decoding, MariaDB's binary log) can lead the sync to them; the backup check then proves the checksums the
+    capture derived are the source's."""
     cases = [case(pair) for case in CASES if pair.engine in case.engines]
     for case in cases:
         case.create()
@@ -557,48 +559,86 @@ def test_the_fence_counts_writes_of_a_client_that_has_already_gone(pair):
         server.close()
 
 
-# Change capture (PostgreSQL): what its decoding cannot see must not pass ----------------------------------
-CAPTURED_TABLE = ["CREATE TABLE w (id INT PRIMARY KEY, v VARCHAR(40))",
-                  "INSERT INTO w SELECT g, 'row ' || g FROM generate_series(1, 400) g"]
-TRICKY_KEYS = ["CREATE TABLE k (name TEXT, at TIMESTAMPTZ, v INT, PRIMARY KEY (name, at))",
-               "INSERT INTO k VALUES ('it''s', '2026-11-01 05:30:00+00', 1), "
-               "(' new-tuple: x[text]:''y''', '2026-11-01 06:30:00+00', 2), ('ünï €', '2026-01-01 00:00+00', 3), "
-               "('trailing  ', '2026-01-01 00:00+00', 4)",
-               "CREATE SEQUENCE s"]
+# Change capture: what it cannot see must not pass ------------------------------------------------------
+CAPTURED_TABLE = {"pgsql": ["CREATE TABLE w (id INT PRIMARY KEY, v VARCHAR(40))",
+                            "INSERT INTO w SELECT g, 'row ' || g FROM generate_series(1, 400) g"],
+                  "mysql": ["CREATE TABLE w (id INT PRIMARY KEY, v VARCHAR(40))",
+                            "INSERT INTO w SELECT seq, CONCAT('row ', seq) FROM seq_1_to_400"]}
+TRICKY_KEYS = {
+    "pgsql": ["CREATE TABLE k (name TEXT, at TIMESTAMPTZ, v INT, PRIMARY KEY (name, at))",
+              "INSERT INTO k VALUES ('it''s', '2026-11-01 05:30:00+00', 1), "
+              "(' new-tuple: x[text]:''y''', '2026-11-01 06:30:00+00', 2), ('ünï €', '2026-01-01 00:00+00', 3), "
+              "('trailing  ', '2026-01-01 00:00+00', 4)",
+              "CREATE SEQUENCE s"],
+    # mariadb-binlog writes a byte below 0x20 as \x and two hex digits and nothing else escaped: the text
+    # 'tab\x09' and 'tab' + TAB read the same; so do quotes and backslashes inside a value and the line's end.
+    "mysql": ["CREATE TABLE k (name VARCHAR(40), n INT, v INT, PRIMARY KEY (name, n))",
+              "INSERT INTO k VALUES ('it''s', 1, 1), ('tab\\\\x09', 2, 2), ('tab\\t', 2, 3), "
+              "('back\\\\slash''', 3, 4), ('new\\nline', 4, 5), ('ünï €', 5, 6), ('trailing  ', 6, 7), "
+              "('@2=''x''', 7, 8)",
+              "CREATE TABLE b (id VARBINARY(16) PRIMARY KEY, v INT)",
+              "INSERT INTO b VALUES (X'00275C0A', 1), (X'FF', 2), (0x5C783030, 3)",
+              "CREATE TABLE u (id BIGINT UNSIGNED PRIMARY KEY, v INT)",
+              "INSERT INTO u VALUES (18446744073709551615, 1), (1, 2)",
+              "CREATE TABLE l (name VARCHAR(20) PRIMARY KEY, v INT) CHARACTER SET latin1",
+              "INSERT INTO l VALUES ('café', 1), ('x', 2)",
+              "CREATE TABLE a (id INT AUTO_INCREMENT PRIMARY KEY, v INT)", "INSERT INTO a (v) VALUES (1), (2)",
+              "CREATE TABLE d (at DATETIME PRIMARY KEY, v INT)", "INSERT INTO d VALUES ('2026-01-01 00:00:00', 1)"],
+}
 
 
-def test_what_change_capture_cannot_see_is_compared_in_full(pair, tmp_path):
-    """Each database is a way to hide a change from a sync that trusts the decoding: a write on the new server,
-    a slot read by someone else or made anew, a truncation, an unlogged table, a schema change, a bulk update,
-    keys whose text could derail a parser. Each must end exact on the new side, for the reason given."""
-    if pair.engine != "pgsql":
-        # MariaDB's binlog is not followed yet: the capture says so and creates nothing (the sync then compares
-        # every table; with required=true, as wabiz_change_capture=on, test_refusals.py shows the refusal).
-        dbname = PREFIX + "nocapture"
-        pair.create_database("old", dbname, ["CREATE TABLE w (id INT PRIMARY KEY, v VARCHAR(40))",
-                                             "INSERT INTO w VALUES (1, 'a')"])
-        answer = run(pair, tmp_path, "capture", [dbname])
-        assert not answer.get("failed") and answer["captured"] == {}, answer
-        assert "built for PostgreSQL" in answer["problems"][0], answer
-        return
-    names = ["target", "consumed", "replaced", "truncated", "unlogged", "ddl", "bulk", "keys", "between"]
+def captured_trap(pair, tmp_path, names, extra):
+    """Databases PREFIX + cap_<name>, each with table w (and ``extra``'s statements), copied ahead and captured
+    with a change in between; returns {name: database}."""
     databases = [PREFIX + "cap_" + name for name in names]
-    for dbname in databases:
-        statements = CAPTURED_TABLE + (TRICKY_KEYS if dbname.endswith("keys") else [])
-        if dbname.endswith("unlogged"):
-            statements = statements + ["CREATE UNLOGGED TABLE u (id INT PRIMARY KEY, v TEXT)",
-                                       "INSERT INTO u VALUES (1, 'a'), (2, 'b')"]
-        pair.create_database("old", dbname, statements)
+    for name, dbname in zip(names, databases):
+        pair.create_database("old", dbname, CAPTURED_TABLE[pair.engine] + extra.get(name, []))
     for dbname in pair.databases("new"):
         pair.run("new", ["DROP DATABASE %s" % dbname])
     assert run(pair, tmp_path, "copy", databases).get("restored")
     db = dict(zip(names, databases))
     # Written after the copy ahead, before the capture: the capture mends it at its own moment.
     pair.run("old", ["UPDATE w SET v = 'before the capture' WHERE id BETWEEN 10 AND 19"], db["between"])
-
     captured = run(pair, tmp_path, "capture", databases)
     assert sorted(captured["captured"]) == sorted(databases) and captured["not_captured"] == {}, captured
-    assert len(pair.slots("old")) == len(databases) and len(pair.slots("new")) == len(databases)
+    return db
+
+
+def planted_differ(pair, db, tables):
+    for name, table in tables:
+        assert pair.exact_rows("new", db[name], table) != pair.exact_rows("old", db[name], table), (name, table)
+
+
+def captured_sync_ends_exact(pair, tmp_path, db, tables):
+    """The sync of the captured databases; every table of ``tables`` ({name: [table]}) ends exact, no slot is
+    left, and the backup's dump is checked against the manifest's checksums, derived or not."""
+    synced = run(pair, tmp_path, "sync", sorted(db.values()), captured=True)
+    assert not synced.get("failed"), synced.get("msg")
+    for name, dbname in db.items():
+        for table in ["w"] + tables.get(name, []):
+            assert pair.exact_rows("new", dbname, table) == pair.exact_rows("old", dbname, table), (dbname, table)
+    assert pair.slots("old") == [] and pair.slots("new") == []
+    manifest = json.load(open(synced["manifest_path"], encoding="utf-8"))
+    assert set(db.values()) <= set(manifest["databases"])
+    backup = run(pair, tmp_path, "backup", sorted(manifest["databases"]))
+    assert not backup.get("failed"), backup.get("msg")
+    # (The sync takes every database of the prefix: the other tests' are copied whole beside these.)
+    synced["copied_whole"] = dict((d, why) for d, why in synced["copied_whole"].items() if d in db.values())
+    return synced
+
+
+def test_what_change_capture_cannot_see_is_compared_in_full(pair, tmp_path):
+    """PostgreSQL. Each database is a way to hide a change from a sync that trusts the decoding: a write on the
+    new server, a slot read by someone else or made anew, a truncation, an unlogged table, a schema change, a
+    bulk update, keys whose text could derail a parser. Each must end exact on the new side, for the reason
+    given."""
+    if pair.engine != "pgsql":
+        pytest.skip("PostgreSQL's decoding; test_what_the_binary_log_cannot_show_is_compared_in_full for MariaDB")
+    names = ["target", "consumed", "replaced", "truncated", "unlogged", "ddl", "bulk", "keys", "between"]
+    db = captured_trap(pair, tmp_path, names, {
+        "keys": TRICKY_KEYS["pgsql"],
+        "unlogged": ["CREATE UNLOGGED TABLE u (id INT PRIMARY KEY, v TEXT)", "INSERT INTO u VALUES (1, 'a'), (2, 'b')"]})
+    assert len(pair.slots("old")) == len(names) and len(pair.slots("new")) == len(names)
 
     # A row of the copy edited on the new server, in a row the old client never touches again.
     pair.run("new", ["UPDATE w SET v = 'planted on the new server' WHERE id = 321"], db["target"])
@@ -626,20 +666,14 @@ def test_what_change_capture_cannot_see_is_compared_in_full(pair, tmp_path):
     pair.run("old", ["UPDATE k SET v = v + 10", "UPDATE k SET name = 'moved ''key''' WHERE v = 13",
                      "UPDATE w SET id = 1000 WHERE id = 1", "SELECT nextval('s')"], db["keys"])
     pair.run("old", ["UPDATE w SET v = 'after the capture' WHERE id BETWEEN 15 AND 25"], db["between"])
-    for name in ("target", "consumed", "replaced", "truncated", "unlogged", "bulk", "keys", "between"):
-        table = "u" if name == "unlogged" else "w"
-        assert pair.exact_rows("new", db[name], table) != pair.exact_rows("old", db[name], table), name
+    planted_differ(pair, db, [(name, "u" if name == "unlogged" else "w") for name in names if name != "ddl"])
 
-    synced = run(pair, tmp_path, "sync", databases, captured=True)
-    assert not synced.get("failed"), synced.get("msg")
+    synced = captured_sync_ends_exact(pair, tmp_path, db, {"keys": ["k"], "unlogged": ["u"]})
     fallbacks = synced["capture_fallbacks"]
     assert set(fallbacks) == {db["consumed"], db["replaced"]}, fallbacks
     assert "read by another consumer" in fallbacks[db["consumed"]], fallbacks
     assert "read by another consumer" in fallbacks[db["replaced"]], fallbacks  # started at another position
-    # (The sync takes every database of the prefix: the other tests' are copied whole beside these.)
-    whole = dict((d, why) for d, why in synced["copied_whole"].items() if d in databases)
-    assert whole == {db["ddl"]: "its schema changed on the source since the capture"}, whole
-    manifest = json.load(open(synced["manifest_path"], encoding="utf-8"))
+    assert synced["copied_whole"] == {db["ddl"]: "its schema changed on the source since the capture"}
     assert synced["synced"][db["target"]]["tables"] == {"w": {"deleted": 1, "copied": 1}}
     assert synced["decoded"][db["target"]]["source"] == 0  # found by the new server's own slot
     assert synced["compared_in_full"] == {db["truncated"]: {"w": "it was truncated"},
@@ -647,11 +681,51 @@ def test_what_change_capture_cannot_see_is_compared_in_full(pair, tmp_path):
     for name in ("bulk", "keys", "between"):
         assert synced["decoded"][db[name]]["source"] > 0, name
     assert '"public"."s"' in synced["synced"][db["keys"]]["counters"]
-    for dbname in databases:
-        for table in ["w"] + (["k"] if dbname.endswith("keys") else []) + (["u"] if dbname.endswith("unlogged") else []):
-            assert pair.exact_rows("new", dbname, table) == pair.exact_rows("old", dbname, table), (dbname, table)
-    assert pair.slots("old") == [] and pair.slots("new") == []
-    # The checksums the manifest holds are the source's, derived or not: the backup's dump is checked against them.
-    assert set(databases) <= set(manifest["databases"])
-    backup = run(pair, tmp_path, "backup", sorted(manifest["databases"]))
-    assert not backup.get("failed"), backup.get("msg")
+
+
+def test_what_the_binary_log_cannot_show_is_compared_in_full(pair, tmp_path):
+    """MariaDB. Each database is a way to hide a change from a sync that trusts the binary log: a write on the
+    new server, statements instead of rows (TRUNCATE, a session in statement format), a table without a primary
+    key, a schema change, a bulk update, key values that mariadb-binlog writes ambiguously, in binary, unsigned,
+    latin1, a key type it does not read back, an AUTO_INCREMENT moved by a rolled-back insert. Each must end exact
+    on the new side, for the reason given."""
+    if pair.engine != "mysql":
+        pytest.skip("MariaDB's binary log; test_what_change_capture_cannot_see_is_compared_in_full for PostgreSQL")
+    names = ["target", "truncated", "statement", "nopk", "ddl", "bulk", "keys", "between"]
+    db = captured_trap(pair, tmp_path, names, {
+        "keys": TRICKY_KEYS["mysql"],
+        "nopk": ["CREATE TABLE n (id INT, v VARCHAR(10))", "INSERT INTO n VALUES (1, 'a'), (2, 'b')"]})
+
+    pair.run("new", ["UPDATE w SET v = 'planted on the new server' WHERE id = 321"], db["target"])
+    pair.run("old", ["CREATE TABLE keep AS SELECT * FROM w", "TRUNCATE w", "INSERT INTO w SELECT * FROM keep",
+                     "UPDATE w SET v = 'after the truncate' WHERE id = 7", "DROP TABLE keep"], db["truncated"])
+    pair.run("old", ["SET SESSION binlog_format = 'STATEMENT'", "UPDATE w SET v = 'by statement' WHERE id = 8"],
+             db["statement"])
+    pair.run("old", ["UPDATE n SET v = 'no key' WHERE id = 2"], db["nopk"])
+    pair.run("old", ["ALTER TABLE w ADD COLUMN extra INT DEFAULT 1"], db["ddl"])
+    pair.run("old", ["BEGIN", "UPDATE w SET v = CONCAT(v, '!')", "DELETE FROM w WHERE id > 300", "COMMIT"],
+             db["bulk"])
+    pair.run("old", ["UPDATE k SET v = v + 10", "UPDATE k SET name = 'moved ''key''' WHERE v = 18",
+                     "UPDATE b SET v = v + 10", "UPDATE u SET v = v + 10", "UPDATE l SET v = v + 10",
+                     "UPDATE d SET v = 2", "UPDATE w SET id = 1000 WHERE id = 1",
+                     "BEGIN", "INSERT INTO a (v) VALUES (3), (4)", "ROLLBACK"], db["keys"])
+    pair.run("old", ["UPDATE w SET v = 'after the capture' WHERE id BETWEEN 15 AND 25"], db["between"])
+    planted_differ(pair, db, [(name, "n" if name == "nopk" else "w") for name in names if name != "ddl"] +
+                   [("keys", table) for table in "kbuld"])
+
+    synced = captured_sync_ends_exact(pair, tmp_path, db, {"keys": list("kbulda"), "nopk": ["n"]})
+    fallbacks = synced["capture_fallbacks"]
+    assert set(fallbacks) == {db["truncated"], db["statement"]}, fallbacks
+    assert "on the source, a statement was logged for it (CREATE TABLE `keep`" in fallbacks[db["truncated"]]
+    assert "on the source, a statement was logged for it (UPDATE w SET" in fallbacks[db["statement"]]
+    # A table without a primary key that changed cannot be mended by rows: its database is copied whole.
+    assert synced["copied_whole"] == {db["ddl"]: "its schema changed on the source since the capture",
+                                      db["nopk"]: "table n differs and cannot be mended row by row"}
+    assert synced["synced"][db["target"]]["tables"] == {"w": {"deleted": 1, "copied": 1}}
+    assert synced["decoded"][db["target"]] == {"source": 0, "target": 1}  # found in the new server's own log
+    assert synced["compared_in_full"] == {
+        db["keys"]: {"d": "its primary key is of a type the capture does not read back from the binary log"}}
+    for name in ("bulk", "keys", "between"):
+        assert synced["decoded"][db[name]]["source"] > 0, name
+    assert set(synced["synced"][db["keys"]]["tables"]) == set("kbulwd"), synced["synced"][db["keys"]]
+    assert synced["synced"][db["keys"]]["counters"] == ["a"]

@@ -50,6 +50,9 @@ def run_mariadb(datadir, port, time_zone=None):
                  "--pid-file=" + os.path.join(datadir, "mysqld.pid"), "--max-connections=500",
                  "--innodb-buffer-pool-size=512M", "--innodb-log-file-size=256M", "--max-allowed-packet=64M",
                  "--character-set-server=utf8mb4", "--collation-server=utf8mb4_bin",
+                 # A binary log of rows, as change capture and replication need; the port makes server ids
+                 # differ between the lab's servers (a replica refuses its source's id).
+                 "--log-bin=" + os.path.join(datadir, "binlog"), "--binlog-format=ROW", "--server-id=%d" % port,
                  "--tmpdir=" + _mariadb_tmpdir(datadir)],
                 os.path.join(datadir, "..", "mariadbd.log"),
                 env=dict(os.environ, TZ=time_zone) if time_zone else None)

@@ -22,8 +22,8 @@ description:
     the source created with an exported snapshot. The slots are all this module writes to the source server; a
     slot keeps the server's WAL until it is dropped, which M(wabiz.migration.db_sync) does once the copy is
     verified, and O(state=absent) (the rollback runs it) otherwise.
-  - MariaDB follows with the binary log (C(binlog_format=ROW) on both servers): the target's current position,
-    then a consistent snapshot of the source and its binary log position (MariaDB's C(binlog_snapshot_file),
+  - MariaDB follows with the binary log (C(binlog_format=ROW) on both servers), from the target's current position
+    and from a consistent snapshot of the source and its binary log position (MariaDB's C(binlog_snapshot_file),
     C(binlog_snapshot_position)). Nothing is written to either server; the binary log must still hold those
     positions at the sync. MySQL reports no such position, and is compared in full.
   - M(wabiz.migration.db_sync) with O(wabiz.migration.db_sync#module:captured) then compares in the downtime only

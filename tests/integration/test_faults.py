@@ -208,7 +208,7 @@ def test_change_capture_survives_what_it_cannot_follow(fault_lab):
             old.query("SELECT pg_drop_replication_slot(%s)", (slots[prefix + "wamessages_0"],))
         else:
             captured_in = journal_of(lab)["steps"]["capture_changes"]["info"]["captured"][prefix + "wamessages_0"]
-            for _ in range(50):  # a file a transaction still needs is kept until it ends: again until it went
+            for dummy in range(50):  # a file a transaction still needs is kept until it ends: again until it went
                 old.execute("FLUSH BINARY LOGS")
                 old.execute("PURGE BINARY LOGS TO '%s'" % old.query("SHOW MASTER STATUS")[0][0])
                 if captured_in.split(":")[0] not in [row[0] for row in old.query("SHOW BINARY LOGS")]:

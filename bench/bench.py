@@ -201,14 +201,23 @@ def run_option(lab, option, checkout, extra=()):
     steps = {s["step"]: s["seconds"] for s in report["steps"]}
     copy = steps.get("copy_databases", 0.0)
     result = {"downtime": report["downtime_seconds"], "copy": copy, "wall": round(seconds, 2), "live_messages": live,
-              "peak_rss_mb": round(peak, 1), "steps": steps}
+              "peak_rss_mb": round(peak, 1), "steps": steps, "sync": sync_summary(lab)}
     result["overhead"] = round(result["downtime"] - copy, 2)
     result["db_part"] = round(result["downtime"] - sum(steps.get(s, 0.0) for s in CLIENT_STEPS), 2)
     log("%s option %d%s: downtime %.1f s (database part %.1f s, copy and verify %.1f s), whole run %.1f s, peak RSS "
-        "%.0f MB, %d messages sent to the old client during the run" % (
+        "%.0f MB, %d messages sent to the old client during the run; the sync: %s" % (
             checkout.name, option, " " + " ".join(extra) if extra else "", result["downtime"], result["db_part"], copy,
-            seconds, peak, live))
+            seconds, peak, live, json.dumps(result["sync"])))
     return result
+
+
+def sync_summary(lab):
+    """What the downtime's sync did, from the journal: the rows it read changed, what it compared in full and
+    why, its phases' seconds."""
+    with open(os.path.join(lab.workdir, "runs", "old-setup__new-setup.json"), encoding="utf-8") as handle:
+        info = json.load(handle)["steps"].get("copy_databases", {}).get("info", {})
+    return dict((key, info.get(key)) for key in ("seconds", "decoded", "compared_in_full", "capture_fallbacks",
+                                                   "copied_whole", "rows_copied"))
 
 
 # what a user would otherwise write ---------------------------------------------------------------------
@@ -366,9 +375,10 @@ def median_run(runs):
     return dict(chosen, samples=[r["downtime"] for r in runs])
 
 
-def bench_engine(engine, size_mb, shards, options, repeat=1, baseline=None, peers=True):
+def bench_engine(engine, size_mb, shards, options, repeat=1, baseline=None, peers=True, mode=""):
     """One lab of ``engine`` seeded with ``size_mb``: the floor, each option (with change capture and without),
-    the dump peer, and the engine's follower peer (``peers``: pgcopydb, MariaDB replication)."""
+    and with ``peers`` the dump peer and the engine's follower peer (pgcopydb, MariaDB replication). With
+    ``baseline``, this checkout's options run in ``mode`` (a key of MODES) beside the baseline's."""
     log("%s: lab with %d shard(s), seeding about %d MB of messages" % (engine, shards, size_mb))
     lab = start_lab(engine, shards, messages=0)
     work = tempfile.mkdtemp(prefix="wabiz-bench-", dir="/var/tmp")
@@ -397,11 +407,11 @@ def bench_engine(engine, size_mb, shards, options, repeat=1, baseline=None, peer
             for number in range(repeat):
                 turns = [("option", current), ("baseline", baseline)]
                 for key, checkout in (turns if number % 2 else turns[::-1]):
-                    runs[key].append(run_option(lab, option, checkout))
+                    runs[key].append(run_option(lab, option, checkout, MODES[mode] if checkout is current else ()))
             result["option%d" % option] = median_run(runs["option"])
             result["baseline_option%d" % option] = median_run(runs["baseline"])
-        result["peer"] = median_run([run_peer(lab, databases, work) for dummy in range(repeat)])
         if peers:
+            result["peer"] = median_run([run_peer(lab, databases, work) for dummy in range(repeat)])
             result["follower_name"] = FOLLOWERS[engine]
             result["follower"] = median_run([run_peer(lab, databases, work, FOLLOWERS[engine])
                                              for dummy in range(repeat)])
@@ -433,11 +443,12 @@ def table(results, options):
         if off:
             row += [cell(r.get("option%d_off" % o)) for o in options]
             row += [cell(r.get("option%d_off" % o), "db_part") for o in options]
-        row += [cell(r["peer"]), cell(r["peer"], "db_part")]
+        row += [cell(r.get("peer")), cell(r.get("peer"), "db_part")]
         if follower:
             row += [r.get("follower_name", "-"), cell(r.get("follower")), cell(r.get("follower"), "db_part")]
         row += ["%.2f" % (r["option%d" % o]["downtime"] / r["floor_seconds"]) for o in options]
-        row += ["%.2f" % (r["peer"]["downtime"] / r["option%d" % o]["downtime"]) for o in options]
+        row += ["%.2f" % (r["peer"]["downtime"] / r["option%d" % o]["downtime"]) if "peer" in r else "-"
+                for o in options]
         if baseline:
             row += (["%.1f" % r["baseline_option%d" % o]["downtime"] for o in options]
                     + ["%.2f" % (r["option%d" % o]["downtime"] / r["baseline_option%d" % o]["downtime"])
@@ -482,6 +493,8 @@ def main(argv=None):
     parser.add_argument("--json", default=os.path.join(ROOT, "bench", "results.json"), help="where to write results")
     parser.add_argument("--baseline", help="another checkout of the collection (a git worktree of an earlier commit): "
                                            "its options run beside this one's on the same lab and data")
+    parser.add_argument("--capture", choices=("auto", "off"), default="auto",
+                        help="with --baseline: this checkout's wabiz_change_capture (off: is the fallback as fast?)")
     args = parser.parse_args(argv)
     options = [int(o) for o in args.options.split(",")]
     sizes = [int(size) for size in args.size_mb.split(",")]
@@ -490,7 +503,9 @@ def main(argv=None):
         parser.error("--repeat must be an odd number (the median of its runs is reported)")
     baseline = Checkout(os.path.abspath(args.baseline), "baseline") if args.baseline else None
     try:
-        results = [bench_engine(engine, size, args.shards, options, args.repeat, baseline)
+        # Side by side with a baseline, the peers are left out: the comparison is of the two checkouts.
+        results = [bench_engine(engine, size, args.shards, options, args.repeat, baseline, peers=baseline is None,
+                                mode="_off" if args.capture == "off" else "")
                    for engine in engines for size in sizes]
     finally:
         if baseline:

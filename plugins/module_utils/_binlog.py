@@ -116,6 +116,9 @@ def binlog_problems(server, reader, source=True):
     if not int(log_bin):
         return ['the %s writes no binary log: start it with log_bin and binlog_format=ROW (a restart)'
                 % server.describe()]
+    if source and not server.query("SHOW STATUS LIKE 'binlog_snapshot_file'"):
+        return ['the %s does not report the binary log position of a consistent snapshot (MariaDB does, MySQL '
+                'does not): its copy is compared in full in the downtime' % server.describe()]
     found = []
     if binlog_format != 'ROW':
         found.append('binlog_format is %s on the %s: set binlog_format=ROW (SET GLOBAL and the server\'s '
@@ -125,9 +128,6 @@ def binlog_problems(server, reader, source=True):
     except DbError as exc:
         return found + ['%s may not read the binary log position (%s): GRANT BINLOG MONITOR ON *.* TO %s '
                         '(REPLICATION CLIENT before MariaDB 10.5)' % (server.user, exc, server.user)]
-    if source and not server.query("SHOW STATUS LIKE 'binlog_snapshot_file'"):
-        found.append('the %s does not report the binary log position of a consistent snapshot (MariaDB does, '
-                     'MySQL does not): its copy is compared in full in the downtime' % server.describe())
     problem = reader.problem() or reader.rights_problem(server)
     return found + ([problem] if problem else [])
 

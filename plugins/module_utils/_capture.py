@@ -58,6 +58,8 @@ PLUGIN = 'test_decoding'
 SLOT_PREFIX = 'wabiz_'
 FETCH = 5000
 FLUSH_SECONDS = 10.0
+# Row groups whose rows the capture mends at a time (their keys and digests are held meanwhile).
+MEND_BUCKETS = 256
 
 
 # slots ----------------------------------------------------------------------------------------------------
@@ -402,7 +404,11 @@ def _compare_at(at, target, dbname, target_db):
 
 def _capture_table(at, target, dbname, table, target_db):
     """({rows, sum, mended}, problem) of one table: the source's sums at the snapshot ``at`` reads, and the rows
-    mended on the target to equal them, with their digests at that moment (None: no such row then)."""
+    mended on the target to equal them, with their digests at that moment (None: no such row then).
+
+    However much changed since the copy ahead, it is mended by rows here, ahead of the downtime (a busy table's
+    rows churn during a long copy ahead), MEND_BUCKETS groups at a time so that only their rows' digests are
+    held at once."""
     want, have = table_sums(at, target, dbname, table, target_db)
     entry = {'rows': sum(count for count, total in want.values()),
              'sum': str(sum(total for count, total in want.values())), 'mended': []}
@@ -410,17 +416,24 @@ def _capture_table(at, target, dbname, table, target_db):
         return entry, None
     if not table.rows_copyable:
         return entry, 'differs and cannot be mended row by row (no primary key, triggers, foreign keys or generated columns)'
-    differing = set(b for b in set(want) | set(have) if want.get(b) != have.get(b))
-    if len(differing) > MAX_DIFFERING_BUCKETS:
-        return entry, 'changed too much since the copy ahead'
-    digests = parallel(2, {'source': lambda: row_digests(at, dbname, table, differing, as_text=True),
-                           'target': lambda: row_digests(target, target_db, table, differing, as_text=True)})
-    stale, wanted = differing_keys(digests['source'], digests['target'])
-    copy_rows(at, target, dbname, table, stale, wanted, target_db,
-              condition=lambda server, keys: key_condition(server, table, keys))
-    if bucket_sums(target, target_db, table, differing) != dict((b, want[b]) for b in differing if b in want):
+    differing = sorted(b for b in set(want) | set(have) if want.get(b) != have.get(b))
+
+    def digests_of(groups):
+        return parallel(2, {'source': lambda: row_digests(at, dbname, table, groups, as_text=True),
+                            'target': lambda: row_digests(target, target_db, table, groups, as_text=True)})
+    mended = []
+    for start in range(0, len(differing), MEND_BUCKETS):
+        digests = digests_of(set(differing[start:start + MEND_BUCKETS]))
+        stale, wanted = differing_keys(digests['source'], digests['target'])
+        copy_rows(at, target, dbname, table, stale, wanted, target_db,
+                  condition=lambda server, keys: key_condition(server, table, keys))
+        # With each key the row changes the mend itself logs on the target (a delete, an insert, or both): the
+        # sync leaves a key alone whose logged changes on the target are exactly these.
+        mended.extend([list(key), digests['source'].get(key), (key in stale) + (key in wanted)]
+                      for key in set(stale) | set(wanted))
+    if bucket_sums(target, target_db, table, set(differing)) != dict((b, want[b]) for b in differing if b in want):
         return entry, 'did not verify after its rows were mended'
-    entry['mended'] = [[list(key), digests['source'].get(key)] for key in sorted(set(stale) | set(wanted))]
+    entry['mended'] = sorted(mended)
     return entry, None
 
 
@@ -479,7 +492,8 @@ def sync_captured(source, target, dbname, target_db, record, binlog=None):
               'decoded': {'source': found['source'].count, 'target': found['target'].count}}
     for label, table in sorted(tables.items()):
         base = record['tables'][label]
-        changed = found['source'].keys.get(label, set()) | found['target'].keys.get(label, set())
+        written = found['target'].keys.get(label, set())
+        changed = found['source'].keys.get(label, set()) | (written - _own_mends(base, found['target'], label))
         full = (found['source'].whole.get(label) or found['target'].whole.get(label)
                 or ('it is unlogged' if table.unlogged else None)
                 or ('%d of its %d rows changed' % (len(changed), base['rows'])
@@ -494,8 +508,7 @@ def sync_captured(source, target, dbname, target_db, record, binlog=None):
             now, before, synced = sync_keys(source, target, dbname, table, changed, target_db)
             if not synced.pop('verified'):
                 return 'whole', 'table %s did not verify after its rows were copied' % label
-            result['tables'][label] = _checksum_since(source, dbname, table, base, now, before,
-                                                      found['target'].keys.get(label, set()))
+            result['tables'][label] = _checksum_since(source, dbname, table, base, now, before, written)
         else:
             result['tables'][label] = {'rows': base['rows'], 'checksum': checksum_of(base['rows'], int(base['sum']))}
             synced = None
@@ -523,6 +536,14 @@ def _sync_table_in_full(source, target, dbname, table, target_db):
     return {'rows': rows, 'checksum': checksum}, synced
 
 
+def _own_mends(base, target_changes, label):
+    """The keys the target logged only the capture's own mend of: each was left equal to the source at the
+    capture's moment, and a write by anyone else would have logged one change more."""
+    expected = dict((tuple(entry[0]), entry[2]) for entry in base['mended'] if len(entry) > 2)
+    logged = target_changes.events.get(label, {})
+    return set(key for key, count in expected.items() if logged.get(key) == count)
+
+
 def _checksum_since(source, dbname, table, base, now, before, written_on_target):
     """The source table's {rows, checksum} now: its sums at the capture, less the digests then of the rows read
     by their changed keys, plus their digests now. A row's digest at the capture is the one recorded when the
@@ -530,7 +551,7 @@ def _checksum_since(source, dbname, table, base, now, before, written_on_target)
     capture wrote it since). A row written on the target by anyone else leaves it unknown: the source table is
     then read in full. The rows are those the keys found (``now``: the source's, ``before``: the target's), so a
     key read back in another spelling of the same row counts once."""
-    mended = dict((tuple(key), digest) for key, digest in base['mended'])
+    mended = dict((tuple(entry[0]), entry[1]) for entry in base['mended'])
     if written_on_target - set(mended):
         checksum, rows = source.checksum(dbname, table.schema, table.name)
         return {'rows': rows, 'checksum': checksum}

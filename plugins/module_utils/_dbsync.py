@@ -328,11 +328,16 @@ class Changes(object):
         self.keys = {}
         self.whole = {}
         self.count = 0
+        self.events = {}  # {label: {key: how many changes named it}}
         self.everything = None  # why every table of the database is to be compared in full
 
     def row(self, label, keys):
         """One row changed, known by ``keys`` (its old and new key, or the spellings a key may have been)."""
+        keys = set(keys)
         self.keys.setdefault(label, set()).update(keys)
+        counts = self.events.setdefault(label, {})
+        for key in keys:
+            counts[key] = counts.get(key, 0) + 1
         self.count += 1
 
     def table_whole(self, label, reason):

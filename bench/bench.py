@@ -216,8 +216,8 @@ def sync_summary(lab):
     why, its phases' seconds."""
     with open(os.path.join(lab.workdir, "runs", "old-setup__new-setup.json"), encoding="utf-8") as handle:
         info = json.load(handle)["steps"].get("copy_databases", {}).get("info", {})
-    return dict((key, info.get(key)) for key in ("seconds", "decoded", "compared_in_full", "capture_fallbacks",
-                                                   "copied_whole", "rows_copied"))
+    keys = ("seconds", "decoded", "compared_in_full", "capture_fallbacks", "copied_whole", "rows_copied")
+    return dict((key, info.get(key)) for key in keys)
 
 
 # what a user would otherwise write ---------------------------------------------------------------------

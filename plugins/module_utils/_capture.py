@@ -3,25 +3,28 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Change capture (PostgreSQL): which rows changed after the moment the copy ahead was verified.
+"""Change capture: which rows changed after the moment the copy ahead was verified.
 
 Private to the collection. Without it, ``db_sync`` reads every row of every table on both servers in the
 downtime, which grows with the data. With it, the work in the downtime follows what was written since.
 
 Ahead of the downtime, per database (``capture_database``):
 1. a logical replication slot on the target (the new server, where nobody but the migration writes), so that
-   every write to the copy from now on is known, the migration's own and anybody else's;
+   every write to the copy from now on is known, the migration's own and anybody else's; on MariaDB the
+   target's binary log position (``_binlog``);
 2. a logical replication slot on the source, created with an exported snapshot: the snapshot is one moment X of
    the source, and the slot decodes exactly the transactions committed after X (PostgreSQL's guarantee, on which
-   its own logical replication and pgcopydb build);
+   its own logical replication and pgcopydb build); on MariaDB a transaction WITH CONSISTENT SNAPSHOT and the
+   binary log position MariaDB reports for it;
 3. every table compared at X with the target by the strong row digest of ``_dbsync`` (4096 groups), the rows
    that differ mended from the source as read at X, the mended groups compared again. The target then holds the
    source as of X. The source's row counts and digest sums at X are recorded, with the keys the migration wrote
-   on the target and their digests at X.
+   on the target, their digests at X and how many changes the mend logged for each.
 
 In the downtime, per database (``sync_captured``), after the write fence: the keys the source's slot decoded
 since X and the keys the target's slot decoded since (1) are read, with the schema of both sides. A row whose key
-is in neither set is unchanged on both sides since a moment at which both held it equal; every row whose key is
+is in neither set is unchanged on both sides since a moment at which both held it equal, and so is a row the
+target logged exactly the capture's own mend of (anyone else's write adds a change); every other row whose key is
 in either set is compared by its digest on both sides, copied where it differs and compared again. The tables'
 checksums (for the manifest and the backup check) follow from the recorded sums and the changed rows' digests
 before and after. Tables the decoding cannot follow (no primary key, unlogged, truncated, a key missing from what

@@ -107,3 +107,18 @@ def test_a_row_counts_once_whatever_spellings_of_its_key_were_read():
 def table_of(name):
     from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import Table
     return Table('public', name, name)
+
+
+def test_a_key_only_the_capture_mended_is_left_alone_and_one_written_again_is_not():
+    from ansible_collections.wabiz.migration.plugins.module_utils._capture import _own_mends
+    from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import Changes
+    base = {'mended': [[['1'], 10, 2], [['2'], None, 1], [['3'], 30, 1], [['4'], 40]]}  # 4: a record without counts
+    target = Changes()
+    target.row('t', [('1',)])  # the mend's delete of 1
+    target.row('t', [('1',)])  # and its insert
+    target.row('t', [('2',)])  # the mend's delete of 2
+    target.row('t', [('3',)])  # the mend's insert of 3
+    target.row('t', [('3',)])  # someone's update of 3 after it
+    target.row('t', [('4',)])
+    assert _own_mends(base, target, 't') == {('1',), ('2',)}
+    assert _own_mends(base, target, 'other') == set()

@@ -127,6 +127,8 @@ def test_new_database_dies_during_the_restore(fault_lab):
     background = BackgroundPlaybook(lab, "option2.yml", *NO_COPY_AHEAD)
     background.wait_until(lambda: step_state(lab, "copy_databases") and databases(lab, "new"),
                           "the first restored database")
+    # Frozen at once, so that a small restore cannot end in the moment the kill takes (CI saw it end first).
+    os.kill(lab.setup("new")["db_pid"], signal.SIGSTOP)
     lab.run("db", "kill", "new")
     failed_with_the_way_on(finish_failed(background), "copy_databases")
     after_fault = checksums(lab, "old")

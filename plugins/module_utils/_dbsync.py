@@ -321,22 +321,24 @@ def copy_rows(source, target, dbname, table, stale, wanted, target_db=None, cond
 
 
 class Changes(object):
-    """The rows a change capture read (a slot's decoding, a binary log): {label: set of keys} (a key: the primary
-    key columns' values as ``key_text`` writes them), and {label: why the table must be compared in full}."""
+    """The rows a change capture read (a slot's decoding, a binary log): per label, each key and how many changes
+    named it (a key: the primary key columns' values as ``key_text`` writes them), and {label: why the table must
+    be compared in full}."""
 
     def __init__(self):
-        self.keys = {}
+        self.events = {}  # {label: {key: how many changes named it}}
         self.whole = {}
         self.count = 0
-        self.events = {}  # {label: {key: how many changes named it}}
         self.everything = None  # why every table of the database is to be compared in full
+
+    @property
+    def keys(self):
+        return dict((label, set(counts)) for label, counts in self.events.items())
 
     def row(self, label, keys):
         """One row changed, known by ``keys`` (its old and new key, or the spellings a key may have been)."""
-        keys = set(keys)
-        self.keys.setdefault(label, set()).update(keys)
         counts = self.events.setdefault(label, {})
-        for key in keys:
+        for key in set(keys):
             counts[key] = counts.get(key, 0) + 1
         self.count += 1
 

@@ -41,6 +41,7 @@ __metaclass__ = type
 
 import hashlib
 import json
+import os
 import time
 
 try:
@@ -55,7 +56,7 @@ from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError
 from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import (
     BUCKETS, MAX_DIFFERING_BUCKETS, PG_SESSION, Changes, bucket_sums, copy_rows, counters, database_shape, differing_keys,
     key_condition, row_digests, sync_counters, sync_keys, sync_rows, table_checksum, table_sums)
-from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import parallel
+from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import ToolError, parallel, read_manifest
 
 PLUGIN = 'test_decoding'
 SLOT_PREFIX = 'wabiz_'
@@ -63,6 +64,10 @@ FETCH = 5000
 FLUSH_SECONDS = 10.0
 # Row groups whose rows the capture mends at a time (their keys and digests are held meanwhile).
 MEND_BUCKETS = 256
+# A MariaDB capture then catches up (``caught_up``) at most this many times, stopping once a pass compared no more
+# rows than CATCH_UP_ENOUGH: each pass's work follows what was written during the one before.
+CATCH_UP_PASSES = 3
+CATCH_UP_ENOUGH = 200
 
 
 # slots ----------------------------------------------------------------------------------------------------
@@ -440,6 +445,113 @@ def _capture_table(at, target, dbname, table, target_db):
     return entry, None
 
 
+def catch_up(source, target, dbname, target_db, record, binlog):
+    """MariaDB, ahead of the downtime: one pass that moves a captured database's moment to now. Capturing a large
+    database takes a while, and what the old client wrote meanwhile would otherwise be the downtime's work.
+
+    The target's binary log position is read first, then a new consistent snapshot of the source and its position.
+    The keys the source logged since the recorded moment, and those the target logged since its recorded position
+    (where only the capture's own mends may be), are compared at the new snapshot and mended, and the recorded
+    sums are moved by those rows' digests then and now: the target held the source as of the recorded moment, so
+    its digests before the mend are the source's then.
+
+    Returns (record of the new moment, number of keys compared), or (the record as it was, why it stays). The
+    record as it was stays true whatever this pass wrote: the sync reads any mend of it as a write on the target."""
+    target_at = position(target)
+    at = source.sibling(snapshot=True)
+    try:
+        source_at = snapshot_position(at)
+        fingerprint, tables = _shape(at, dbname)
+        if fingerprint_digest(fingerprint) != record['schema'] or database_shape(target, target_db)[0] != fingerprint:
+            return record, 'its schema changed since the capture'
+        found = _changes(source, target, dbname, target_db, record, tables, binlog)
+        reason = _untraceable(found, record, tables)
+        if reason:
+            return record, reason
+        moved, compared = {}, 0
+        for label, table in sorted(tables.items()):
+            base = record['tables'][label]
+            # The target logged only the capture's own mends (``_untraceable``): those rows held the source's
+            # then, so only what the source changed is compared.
+            changed = found['source'].keys.get(label, set())
+            if len(changed) > max(base['rows'], BUCKETS) // 4:
+                return record, '%d of the %d rows of table %s changed' % (len(changed), base['rows'], label)
+            moved[label] = {'rows': base['rows'], 'sum': base['sum'], 'mended': []}
+            if not changed:
+                continue
+            now, before, synced = sync_keys(at, target, dbname, table, changed, target_db)
+            if not synced['verified']:
+                return record, 'table %s did not verify after its rows were mended' % label
+            stale, wanted = differing_keys(now, before)
+            rows, total = _sums_moved(base, now, before, {})
+            moved[label] = {'rows': rows, 'sum': str(total), 'mended': sorted(
+                [list(key), now.get(key), (key in stale) + (key in wanted)] for key in set(stale) | set(wanted))}
+            compared += len(changed)
+        # The target's digests before the mend stood for the source's then only if nobody else wrote it meanwhile:
+        # its log since the recorded position must hold exactly the capture's mends and this pass's.
+        if compared and _not_only_mends(binlog.changes(target, target_db, record['target_binlog'], tables),
+                                        tables, record['tables'], moved):
+            return record, 'the target was written during the catch-up'
+    finally:
+        at.close()
+    return dict(record, source_binlog=source_at, target_binlog=target_at, tables=moved,
+                moment='%s:%d' % (source_at['file'], source_at['position'])), compared
+
+
+def caught_up(source, target, dbname, target_db, record, binlog):
+    """The record moved as close to now as a few ``catch_up`` passes bring it, with what each pass compared (or why
+    the last one left it as it was) under 'caught_up'."""
+    passes = []
+    for dummy in range(CATCH_UP_PASSES):
+        record, outcome = catch_up(source, target, dbname, target_db, record, binlog)
+        passes.append(outcome)
+        if not isinstance(outcome, int) or outcome <= CATCH_UP_ENOUGH:
+            break
+    return dict(record, caught_up=passes)
+
+
+def _untraceable(found, record, tables):
+    """Why the changes ``found`` since a capture cannot be followed row by row ahead of the downtime, or None: what
+    the sync would compare in full, or a write on the target by anyone but the capture."""
+    return (_unfollowed('source', found['source'])
+            or _not_only_mends(found['target'], tables, record['tables']))
+
+
+def _unfollowed(side, changes):
+    """Why ``changes`` of one side cannot be followed row by row, or None."""
+    if changes.everything:
+        return 'on the %s, %s' % (side, changes.everything)
+    whole = sorted(changes.whole.items())
+    return 'on the %s, table %s %s' % ((side,) + whole[0]) if whole else None
+
+
+def _not_only_mends(target_changes, tables, *mends):
+    """Why the target's logged changes are not exactly the mends recorded in ``mends`` ({label: {mended}} each),
+    or None. A key the mends wrote is logged exactly as often as they changed it, unless someone else wrote it."""
+    unfollowed = _unfollowed('target', target_changes)
+    if unfollowed:
+        return unfollowed
+    for label in sorted(tables):
+        expected = {}
+        for recorded in mends:
+            for entry in recorded[label]['mended']:
+                if len(entry) > 2:
+                    expected[tuple(entry[0])] = expected.get(tuple(entry[0]), 0) + entry[2]
+        if any(expected.get(key) != count for key, count in target_changes.events.get(label, {}).items()):
+            return 'table %s was written on the target' % label
+    return None
+
+
+def read_capture(path, source, target):
+    """The manifest of a ``db_capture`` made between these two servers."""
+    capture = read_manifest(os.path.dirname(path), os.path.basename(path))
+    if capture.get('kind') != 'capture' or (capture.get('source'), capture.get('target')) != (
+            source.identity(), target.identity()):
+        raise ToolError('%s is not a capture of changes from the %s into the %s' % (
+            path, source.describe(), target.describe()))
+    return capture
+
+
 def capture_problem(source, target, record):
     """Why what followed a captured database cannot be trusted, or None: its slots gone, lost or read by someone
     (PostgreSQL), its binary log positions purged or reset (MariaDB)."""
@@ -552,15 +664,23 @@ def _checksum_since(source, dbname, table, base, now, before, written_on_target)
     by their changed keys, plus their digests now. A row's digest at the capture is the one recorded when the
     capture mended it, else the target's before this sync (the copy equalled the source then, and nothing but the
     capture wrote it since). A row written on the target by anyone else leaves it unknown: the source table is
-    then read in full. The rows are those the keys found (``now``: the source's, ``before``: the target's), so a
-    key read back in another spelling of the same row counts once."""
+    then read in full."""
     mended = dict((tuple(entry[0]), entry[1]) for entry in base['mended'])
     if written_on_target - set(mended):
         checksum, rows = source.checksum(dbname, table.schema, table.name)
         return {'rows': rows, 'checksum': checksum}
+    rows, total = _sums_moved(base, now, before, mended)
+    return {'rows': rows, 'checksum': checksum_of(rows, total)}
+
+
+def _sums_moved(base, now, before, then_digests):
+    """(rows, digest sum) of a table from its recorded ones, the changed rows' digests then taken out and their
+    digests now put in. A row's digest then is in ``then_digests`` or else ``before`` (the target's). The rows
+    counted are those the keys found (``now``: the source's, ``before``: the target's), so a key read back in
+    another spelling of the same row counts once."""
     rows, total = base['rows'], int(base['sum'])
     for key in set(now) | set(before):
-        then = mended[key] if key in mended else before.get(key)
+        then = then_digests[key] if key in then_digests else before.get(key)
         rows += (now.get(key) is not None) - (then is not None)
         total += (now.get(key) or 0) - (then or 0)
-    return {'rows': rows, 'checksum': checksum_of(rows, total)}
+    return rows, total

@@ -26,6 +26,12 @@ description:
     and from a consistent snapshot of the source and its binary log position (MariaDB's C(binlog_snapshot_file),
     C(binlog_snapshot_position)). Nothing is written to either server; the binary log must still hold those
     positions at the sync. MySQL reports no such position, and is compared in full.
+  - On MariaDB, once every database is captured, each catches up (a few passes, until one compares at most 200
+    rows): at a new snapshot, the rows logged since are compared and mended and the moment moves there, so that the
+    downtime sees only what the old client writes after this step, not what it wrote while a large database was
+    compared. A pass that cannot prove its result (a statement logged for the database, a write on the target by
+    anyone else, a schema change) leaves the moment where it was, which stays true, and says why in
+    RV(caught_up).
   - M(wabiz.migration.db_sync) with O(wabiz.migration.db_sync#module:captured) then compares in the downtime only
     the rows whose keys were written since on the source or by anyone on the target, so its work follows what
     changed, not the size of the data.
@@ -84,9 +90,11 @@ options:
   state:
     description:
       - V(present) starts following the databases (an earlier capture of them is dropped and started again);
-        V(absent) drops their slots on both servers.
+        V(caught_up) brings the capture already in O(dest) up to now (MariaDB; on PostgreSQL it is left as it
+        is), for example right before the stop when the capture ran long before; V(absent) drops their slots on
+        both servers.
     type: str
-    choices: [present, absent]
+    choices: [present, caught_up, absent]
     default: present
   required:
     description: Fail when a server cannot capture changes, instead of returning why.
@@ -152,6 +160,13 @@ problems:
   type: list
   elements: str
   sample: ["wal_level is replica on the pgsql server db-old:5432 as root: set wal_level = logical (postgresql.conf; a restart)"]
+caught_up:
+  description:
+    - MariaDB, per database captured, each catch-up pass's number of rows compared, or why the last pass left the
+      moment where it was.
+  returned: success with O(state=present) on MariaDB, except in check mode
+  type: dict
+  sample: {wacore: [5120, 184], wamessages_0: [3311, "table messages was written on the target"]}
 manifest_path:
   description: The capture's manifest, for M(wabiz.migration.db_sync)'s O(wabiz.migration.db_sync#module:captured).
   returned: success with O(state=present), except in check mode
@@ -164,26 +179,28 @@ dropped:
   sample: {source: [wabiz_src_0c1d2e3f4a5b6c7d8e9f0a1b], target: [wabiz_tgt_1b2c3d4e5f6a7b8c9d0e1f2a]}
 '''
 
+import os
 import time
 
 from ansible_collections.wabiz.migration.plugins.module_utils._binlog import BinlogReader
-from ansible_collections.wabiz.migration.plugins.module_utils._capture import capture_database, drop_slots, problems
+from ansible_collections.wabiz.migration.plugins.module_utils._capture import (
+    capture_database, caught_up, drop_slots, problems, read_capture)
 from ansible_collections.wabiz.migration.plugins.module_utils._db import target_names, target_options
 from ansible_collections.wabiz.migration.plugins.module_utils._dbmodule import DbModule
 from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import PG_SESSION
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import (
-    ToolError, parallel, prepare_dest, write_manifest)
+    MANIFEST, ToolError, parallel, prepare_dest, write_manifest)
 
 
 def main():
     db = DbModule(dict(
         databases=dict(type='list', elements='str', required=True), dest=dict(type='path'),
-        state=dict(type='str', default='present', choices=['present', 'absent']),
+        state=dict(type='str', default='present', choices=['present', 'caught_up', 'absent']),
         required=dict(type='bool', default=False), jobs=dict(type='int', default=2),
         target=dict(type='dict', required=True, options=target_options())),
-        required_if=[('state', 'present', ['dest'])])
+        required_if=[('state', 'present', ['dest']), ('state', 'caught_up', ['dest'])])
     module, params, source = db.module, db.params, db.server
-    with db:
+    with db, BinlogReader(module) as binlog:
         target = db.target(params['target'])
         names = target_names(params['databases'], params['name_prefix'], params['target']['name_prefix'])
         if params['state'] == 'absent':
@@ -194,9 +211,8 @@ def main():
             module.exit_json(changed=bool(dropped['source'] or dropped['target']), dropped=dropped)
         identities = {'source': source.identity(), 'target': target.identity()}
         db.never_into_source(target, identities['source'], source.describe())
-        with BinlogReader(module) as binlog:
-            found = (problems(source, len(params['databases']), binlog)
-                     + problems(target, len(params['databases']), binlog, source=False))
+        found = (problems(source, len(params['databases']), binlog)
+                 + problems(target, len(params['databases']), binlog, source=False))
         if found and params['required']:
             raise ToolError('Change capture is required (wabiz_change_capture=on) but cannot run: %s. Fix it, or set '
                             'wabiz_change_capture=auto to compare the databases in full in the downtime.'
@@ -204,27 +220,46 @@ def main():
         if module.check_mode or found:
             module.exit_json(changed=False, problems=found, captured={}, not_captured=dict(
                 (d, 'the servers cannot capture changes') for d in params['databases']) if found else {})
-        prepare_dest(params['dest'])
 
-        def worker(dbname):
+        def on_own_connections(work):
+            """``work(source, target)`` on connections of its own (the databases are worked on side by side)."""
             def task():
                 own = [server.sibling(session=PG_SESSION if server.engine == 'pgsql' else ())
                        for server in (source, target)]
                 try:
-                    return capture_database(own[0], own[1], dbname, names[dbname], identities)
+                    return work(*own)
                 finally:
                     for server in own:
                         server.close()
             return task
-        outcome = parallel(params['jobs'], dict((d, worker(d)) for d in params['databases']))
-        captured = dict((d, r[1]) for d, r in outcome.items() if r[0] == 'captured')
-        not_captured = dict((d, r[1]) for d, r in outcome.items() if r[0] != 'captured')
+
+        def capture(dbname):
+            return on_own_connections(lambda s, t: capture_database(s, t, dbname, names[dbname], identities))
+
+        def catch_up(dbname):
+            return on_own_connections(lambda s, t: caught_up(s, t, dbname, names[dbname], captured[dbname], binlog))
+
+        if params['state'] == 'present':
+            prepare_dest(params['dest'])
+            outcome = parallel(params['jobs'], dict((d, capture(d)) for d in params['databases']))
+            captured = dict((d, r[1]) for d, r in outcome.items() if r[0] == 'captured')
+            not_captured = dict((d, r[1]) for d, r in outcome.items() if r[0] != 'captured')
+        else:
+            earlier = read_capture(os.path.join(params['dest'], MANIFEST), source, target)
+            captured = dict((d, r) for d, r in earlier['databases'].items() if d in params['databases'])
+            not_captured = dict((d, earlier['not_captured'].get(d, 'not captured before'))
+                                for d in params['databases'] if d not in captured)
+        if source.engine == 'mysql':
+            # Once every database is captured, each is brought up to now, so that the downtime only sees what the
+            # old client writes after this step.
+            captured = parallel(params['jobs'], dict((d, catch_up(d)) for d in captured))
         path = write_manifest(params['dest'], dict(
             kind='capture', engine=params['engine'], source=identities['source'], target=identities['target'],
             databases=captured, not_captured=not_captured,
             created=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())))
     module.exit_json(changed=bool(captured), problems=[], manifest_path=path, not_captured=not_captured,
-                     captured=dict((d, r['moment']) for d, r in captured.items()))
+                     captured=dict((d, r['moment']) for d, r in captured.items()),
+                     caught_up=dict((d, r['caught_up']) for d, r in captured.items() if 'caught_up' in r))
 
 
 if __name__ == '__main__':

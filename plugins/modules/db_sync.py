@@ -262,7 +262,7 @@ import os
 import time
 
 from ansible_collections.wabiz.migration.plugins.module_utils._binlog import BinlogReader
-from ansible_collections.wabiz.migration.plugins.module_utils._capture import drop_slots, sync_captured
+from ansible_collections.wabiz.migration.plugins.module_utils._capture import drop_slots, read_capture, sync_captured
 from ansible_collections.wabiz.migration.plugins.module_utils._db import target_names, target_options
 from ansible_collections.wabiz.migration.plugins.module_utils._dbmodule import DbModule
 from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import (
@@ -318,16 +318,6 @@ def sync_database(source, target, dbname, target_db):
     return 'rows', {'tables': record, 'synced': synced, 'counters': counters_set}
 
 
-def read_capture(path, source, target):
-    """{database: its capture record} of a db_capture manifest made between these two servers."""
-    capture = read_manifest(os.path.dirname(path), os.path.basename(path))
-    if capture.get('kind') != 'capture' or (capture.get('source'), capture.get('target')) != (
-            source.identity(), target.identity()):
-        raise ToolError('%s is not a capture of changes from the %s into the %s' % (
-            path, source.describe(), target.describe()))
-    return capture['databases']
-
-
 def drop_captured(source, target, captured, databases, names):
     """Drops the slots of ``databases`` (those of the capture) on both servers; returns their names by server."""
     followed = [d for d in databases if d in captured]
@@ -378,7 +368,7 @@ def main():
                                  schema_differences=differing)
         if module.check_mode:
             module.exit_json(changed=True, plan=dict(databases=databases, on_target=sorted(present), names=names))
-        captured = read_capture(params['captured'], source, target) if params['captured'] else None
+        captured = read_capture(params['captured'], source, target)['databases'] if params['captured'] else None
         db.lock()
         fence = WriteFence(source, databases, params['source_client'])
         fence.raise_()

@@ -612,6 +612,8 @@ def captured_trap(pair, tmp_path, names, extra):
     pair.run("old", CHURN[pair.engine], db["between"])
     captured = run(pair, tmp_path, "capture", databases)
     assert sorted(captured["captured"]) == sorted(databases) and captured["not_captured"] == {}, captured
+    # MariaDB catches up after the capture: nothing was written meanwhile here.
+    assert captured.get("caught_up", {}) == ({d: [0] for d in databases} if pair.engine == "mysql" else {}), captured
     # A row the capture mended, written again on the new server: the mend's own changes are left alone in the
     # downtime, this one (a change more than the mend logged) must not be.
     pair.run("new", ["UPDATE c SET v = 'on the new server' WHERE id = 77"], db["between"])
@@ -710,6 +712,17 @@ def test_what_the_binary_log_cannot_show_is_compared_in_full(pair, tmp_path):
         "keys": TRICKY_KEYS["mysql"],
         "nopk": ["CREATE TABLE n (id INT, v VARCHAR(10))", "INSERT INTO n VALUES (1, 'a'), (2, 'b')"]})
 
+    # The catch-up moves the moment of a database whose source changed, and not that of one written on the new
+    # server meanwhile: that write must still be seen in the downtime (row 322 below), and the sums it moved must
+    # still be the source's (the backup checks them).
+    pair.run("old", ["UPDATE w SET v = 'before the catch-up' WHERE id BETWEEN 30 AND 39", "DELETE FROM w WHERE id = 40",
+                     "INSERT INTO w VALUES (2000, 'inserted before the catch-up')"], db["keys"])
+    pair.run("new", ["UPDATE w SET v = 'on the new server before the catch-up' WHERE id = 322"], db["target"])
+    caught = run(pair, tmp_path, "catch_up", sorted(db.values()))
+    assert caught["caught_up"][db["keys"]] == [12], caught["caught_up"]
+    assert caught["caught_up"][db["target"]] == ["table w was written on the target"], caught["caught_up"]
+    assert caught["caught_up"][db["between"]] == ["table c was written on the target"], caught["caught_up"]
+
     pair.run("new", ["UPDATE w SET v = 'planted on the new server' WHERE id = 321"], db["target"])
     pair.run("old", ["CREATE TABLE keep AS SELECT * FROM w", "TRUNCATE w", "INSERT INTO w SELECT * FROM keep",
                      "UPDATE w SET v = 'after the truncate' WHERE id = 7", "DROP TABLE keep"], db["truncated"])
@@ -735,8 +748,8 @@ def test_what_the_binary_log_cannot_show_is_compared_in_full(pair, tmp_path):
     # A table without a primary key that changed cannot be mended by rows: its database is copied whole.
     assert synced["copied_whole"] == {db["ddl"]: "its schema changed on the source since the capture",
                                       db["nopk"]: "table n differs and cannot be mended row by row"}
-    assert synced["synced"][db["target"]]["tables"] == {"w": {"deleted": 1, "copied": 1}}
-    assert synced["decoded"][db["target"]] == {"source": 0, "target": 1}  # found in the new server's own log
+    assert synced["synced"][db["target"]]["tables"] == {"w": {"deleted": 2, "copied": 2}}
+    assert synced["decoded"][db["target"]] == {"source": 0, "target": 2}  # found in the new server's own log
     assert synced["compared_in_full"] == {
         db["keys"]: {"d": "its primary key is of a type the capture does not read back from the binary log"}}
     for name in ("bulk", "keys", "between"):

@@ -122,3 +122,41 @@ def test_a_key_only_the_capture_mended_is_left_alone_and_one_written_again_is_no
     target.row('t', [('4',)])
     assert _own_mends(base, target, 't') == {('1',), ('2',)}
     assert _own_mends(base, target, 'other') == set()
+
+
+def test_a_catch_up_stops_at_anything_the_sync_would_not_follow_by_rows():
+    from ansible_collections.wabiz.migration.plugins.module_utils._capture import _untraceable
+    from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import Changes
+    record = {'tables': {'t': {'mended': [[['1'], 10, 1]]}, 'u': {'mended': []}}}
+
+    def found(source_rows=(), target_rows=()):
+        sides = {'source': Changes(), 'target': Changes()}
+        for side, rows in (('source', source_rows), ('target', target_rows)):
+            for label, key in rows:
+                sides[side].row(label, [key])
+        return sides
+    assert _untraceable(found([('t', ('5',)), ('u', ('6',))], [('t', ('1',))]), record, ['t', 'u']) is None
+    assert _untraceable(found([], [('u', ('6',))]), record, ['t', 'u']) == 'table u was written on the target'
+    # The capture's own mend of 1, and one write more by someone else.
+    assert _untraceable(found([], [('t', ('1',)), ('t', ('1',))]), record, ['t', 'u']) == \
+        'table t was written on the target'
+    statement = found()
+    statement['source'].everything = 'a statement was logged for it (TRUNCATE t)'
+    assert _untraceable(statement, record, ['t', 'u']) == 'on the source, a statement was logged for it (TRUNCATE t)'
+    keyless = found()
+    keyless['target'].table_whole('u', 'has no primary key')
+    assert _untraceable(keyless, record, ['t', 'u']) == 'on the target, table u has no primary key'
+
+
+def test_after_a_catch_up_the_target_log_must_be_the_mends_of_both_the_capture_and_the_pass():
+    from ansible_collections.wabiz.migration.plugins.module_utils._capture import _not_only_mends
+    from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import Changes
+    capture = {'t': {'mended': [[['1'], 10, 2]]}}
+    catch_up = {'t': {'mended': [[['1'], 11, 2], [['2'], None, 1]]}}
+    logged = Changes()
+    for key in [('1',)] * 4 + [('2',)]:
+        logged.row('t', [key])
+    assert _not_only_mends(logged, ['t'], capture, catch_up) is None
+    assert _not_only_mends(logged, ['t'], capture) == 'table t was written on the target'
+    logged.row('t', [('2',)])  # someone else's write of a row the pass deleted
+    assert _not_only_mends(logged, ['t'], capture, catch_up) == 'table t was written on the target'

@@ -187,8 +187,8 @@ class Server(object):
             except DbError:
                 raise
             except Exception as exc:
-                raise DbError('Cannot connect to the %s%s: %s' % (
-                    self.describe(), ' database %s' % dbname if dbname else '', exc))
+                raise DbError('Cannot connect to the %s%s: %s%s' % (
+                    self.describe(), ' database %s' % dbname if dbname else '', exc, connect_hint(exc)))
             self._conns[dbname] = conn
         return self._conns[dbname]
 
@@ -384,6 +384,15 @@ def inventory_of(server, databases, checksums):
         return dict((d, own.inventory(d, True, checksums)) for d in databases)
     finally:
         own.close()
+
+
+def connect_hint(exc):
+    """What to do about a failed connection where the driver's message does not say it."""
+    if 'cryptography' in str(exc) and 'caching_sha2_password' in str(exc):
+        # MySQL 8's default authentication: without TLS, PyMySQL needs cryptography to send the password.
+        return (' (MySQL 8 authenticates with caching_sha2_password: install the Python package cryptography where'
+                ' the module runs, requirements.txt, or connect with TLS)')
+    return ''
 
 
 def is_mysql8(server_info):

@@ -183,6 +183,22 @@ def choose_tools(module, engine, method):
     return tools
 
 
+def mysqldump_options(version_text):
+    """Options MySQL's own mysqldump needs that MariaDB's does not know, from its ``--version`` line. MySQL 8's
+    asks the server for column statistics MariaDB and MySQL 5.7 do not have (the dump fails: Unknown table
+    'COLUMN_STATISTICS'), and from 5.6 on it writes the source's GTID set into the dump, which a target with GTIDs
+    of its own refuses (and the copy must not take the source's GTIDs anyway)."""
+    if 'mariadb' in version_text.lower():
+        return []
+    distrib = re.search(r'Distrib (\d+)\.(\d+)', version_text)
+    own = re.search(r'Ver (\d+)\.(\d+)', version_text)
+    version = tuple(int(n) for n in (distrib or own).groups()) if (distrib or own) else None
+    if version is None:
+        return []
+    return (['--column-statistics=0'] if version >= (8, 0) else []) + (
+        ['--set-gtid-purged=OFF'] if version >= (5, 6) else [])
+
+
 def client_major(version_text):
     match = re.search(r'(\d+)\.(\d+)', version_text)
     return (int(match.group(1)), int(match.group(2))) if match else None
@@ -326,9 +342,10 @@ PG_DST = 'PGPASSFILE="$DST_PGPASSFILE" PGHOST="$DST_PGHOST" PGPORT="$DST_PGPORT"
 
 SCRIPTS = {
     # (method, what): bash script; $1 database, $2 dump file or directory, $3 threads, $4 regex
-    ('mysqldump', 'dump'): '"$DUMP" --defaults-extra-file="$SRC_CNF" ' + MYSQLDUMP_ARGS + ' "$1" > "$2"',
+    # $DUMP_OPTIONS: mysqldump_options, fixed words (unquoted, so none is none).
+    ('mysqldump', 'dump'): '"$DUMP" --defaults-extra-file="$SRC_CNF" $DUMP_OPTIONS ' + MYSQLDUMP_ARGS + ' "$1" > "$2"',
     ('mysqldump', 'load'): '"$LOAD" --defaults-extra-file="$DST_CNF" < "$2"',
-    ('mysqldump', 'copy'): ('"$DUMP" --defaults-extra-file="$SRC_CNF" ' + MYSQLDUMP_ARGS +
+    ('mysqldump', 'copy'): ('"$DUMP" --defaults-extra-file="$SRC_CNF" $DUMP_OPTIONS ' + MYSQLDUMP_ARGS +
                             ' "$1" | tee "$2" | "$LOAD" --defaults-extra-file="$DST_CNF"'),
     ('pg_dump', 'dump'): PG_SRC + ' "$DUMP" ' + PG_DUMP_ARGS + ' "$1" > "$2"',
     ('pg_dump', 'load'): PG_DST + ' "$LOAD" ' + PSQL_ARGS + ' -f "$2"',
@@ -386,7 +403,8 @@ class Transfer(object):
         self.method = tools['method']
         self.jobs = max(1, jobs)
         self.names = dict((k, v) for k, v in (names or {}).items() if k != v)
-        self.env = {'DUMP': tools['dump'], 'LOAD': tools['load']}
+        self.env = {'DUMP': tools['dump'], 'LOAD': tools['load'], 'DUMP_OPTIONS': ' '.join(
+            mysqldump_options(tools['versions']['dump']) if self.method == 'mysqldump' else [])}
         for prefix, endpoint in (('SRC', source), ('DST', target)):
             if endpoint is None:
                 continue

@@ -132,3 +132,38 @@ def test_rename_filter_changes_the_database_statements_and_no_row(tmp_path, meth
     out = subprocess.run(["bash", "-c", "set -euo pipefail\n" + _dbtools.RENAME[method] + ' < "$2"', "wabiz",
                           "wacore", str(path), "1", "", "biz2_wacore"], capture_output=True, text=True, check=True)
     assert out.stdout == expected
+
+
+# `mysqldump --version` as each tool prints it (recorded from the vendors' packages).
+MYSQLDUMP_VERSIONS = {
+    # MySQL 8.0 and 8.4 (Community Server): column statistics and the GTID set are both to be left out.
+    'mysqldump  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server - GPL)':
+        ['--column-statistics=0', '--set-gtid-purged=OFF'],
+    'mysqldump  Ver 8.4.3 for Linux on x86_64 (MySQL Community Server - GPL)':
+        ['--column-statistics=0', '--set-gtid-purged=OFF'],
+    # MySQL 5.7 knows --set-gtid-purged, not --column-statistics.
+    'mysqldump  Ver 10.13 Distrib 5.7.44, for Linux (x86_64)': ['--set-gtid-purged=OFF'],
+    # MariaDB's know neither (an unknown option ends the dump).
+    'mysqldump  Ver 10.19 Distrib 10.11.19-MariaDB, for debian-linux-gnu (x86_64)': [],
+    'mariadb-dump from 11.4.2-MariaDB, client 10.19 for debian-linux-gnu (x86_64)': [],
+    'unknown (exit 127)': [],
+}
+
+
+@pytest.mark.parametrize('version_text', sorted(MYSQLDUMP_VERSIONS))
+def test_mysqls_own_mysqldump_gets_the_options_mariadbs_does_not_know(version_text):
+    assert _dbtools.mysqldump_options(version_text) == MYSQLDUMP_VERSIONS[version_text]
+
+
+def test_the_options_reach_mysqldump_as_words_beside_the_option_file():
+    assert '"$DUMP" --defaults-extra-file="$SRC_CNF" $DUMP_OPTIONS --single-transaction' in \
+        _dbtools.script('mysqldump', 'copy', renamed=False)
+
+
+def test_a_mysql8_login_without_cryptography_says_what_to_install():
+    from ansible_collections.wabiz.migration.plugins.module_utils._db import connect_hint
+    # PyMySQL's own message (pymysql/_auth.py) when MySQL 8 asks for caching_sha2_password over plain TCP.
+    refused = RuntimeError("'cryptography' package is required for sha256_password or caching_sha2_password "
+                           "auth methods")
+    assert 'install the Python package cryptography' in connect_hint(refused)
+    assert connect_hint(RuntimeError('Access denied for user')) == ''

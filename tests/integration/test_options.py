@@ -5,6 +5,7 @@
 
 import json
 import os
+import shutil
 
 import pytest
 
@@ -26,9 +27,31 @@ def fresh_lab(request, docker_engine):  # pylint: disable=unused-argument
     stop_lab(instance)
 
 
-def run_option(lab, option, kill_after):
+def compose_v2(lab):
+    """A Docker CLI configuration with a Compose v2 plugin (this machine has only v1's docker-compose): the plugin
+    answers the CLI's metadata call as v2 does, writes each call to a log and runs it with v1. Returns (the
+    environment that makes the CLI use it, the log's path)."""
+    config = os.path.join(lab.workdir, "docker-config")
+    log = os.path.join(config, "compose-v2.log")
+    os.makedirs(os.path.join(config, "cli-plugins"), exist_ok=True)
+    plugin = os.path.join(config, "cli-plugins", "docker-compose")
+    with open(plugin, "w", encoding="utf-8") as handle:
+        handle.write("#!/bin/sh\n"
+                     "if [ \"$1\" = docker-cli-plugin-metadata ]; then\n"
+                     "  echo '{\"SchemaVersion\": \"0.1.0\", \"Vendor\": \"wabiz.migration tests\", "
+                     "\"Version\": \"v2.99.0\"}'\n"
+                     "  exit 0\n"
+                     "fi\n"
+                     "shift\n"  # the plugin's own name, "compose"
+                     "echo \"$*\" >> %s\n"
+                     "exec %s \"$@\"\n" % (log, shutil.which("docker-compose")))
+    os.chmod(plugin, 0o755)
+    return {"DOCKER_CONFIG": config}, log
+
+
+def run_option(lab, option, kill_after, env=None):
     """Run the option at -vvv; with kill_after (a set of step positions, 1 for the first step), kill the
-    controller as soon as each of those steps is done and re-run."""
+    controller as soon as each of those steps is done and re-run. ``env``: more environment of the run."""
     inventory = os.path.join(lab.workdir, "inventory.yml")
     playbook = os.path.join(ROOT, "playbooks", "option%d.yml" % option)
     if kill_after:
@@ -38,7 +61,7 @@ def run_option(lab, option, kill_after):
         order = journal_of(lab)["order"]
         assert killed_after == [step for n, step in enumerate(order, 1) if n in kill_after], killed_after
     else:
-        rc, output = ansible_playbook(playbook, inventory, "-vvv")
+        rc, output = ansible_playbook(playbook, inventory, "-vvv", env=env)
         assert rc == 0, output[-5000:]
         outputs = [output]
     assert [hit for text in outputs for hit in leaks(lab, text)] == [], "secrets or API tokens in the -vvv output"
@@ -89,11 +112,17 @@ def test_option(fresh_lab, option):
     prefix = lab.setup("old")["db_prefix"]
     # Options 2 and 3 copy ahead while the old client serves: it keeps taking messages until it stops.
     traffic = Traffic(lab, pause=0.05).start() if option in (2, 3) else None
+    # Option 1 on a single instance runs where the Docker CLI has Compose v2; every other run has only v1.
+    env, compose_log = compose_v2(lab) if option == 1 and not lab.setup("old")["shards"] else (None, None)
     try:
         kill_after = KILLED_AFTER[lab.setup("old")["engine"]][1] if lab.setup("old")["shards"] else set()
-        report, inventory, playbook = run_option(lab, option, kill_after)
+        report, inventory, playbook = run_option(lab, option, kill_after, env)
     finally:
         accepted = traffic.stop() if traffic else []
+    if compose_log:
+        with open(compose_log, encoding="utf-8") as handle:
+            calls = handle.read().splitlines()
+        assert "version --short" in calls and any(" up --no-color" in c for c in calls), calls
     old_after = checksums(lab, "old")
 
     # Downtime report: from the old client's stop to the test message on the new client.

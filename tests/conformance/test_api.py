@@ -358,3 +358,56 @@ def test_stopped_container_shows_as_error(lab, user):
         assert ok(user.request("POST", "/v1/messages", {"to": "4915100000002", "text": {"body": "still here"}}), 201)
     finally:
         lab.compose("old", "start", "wacore1")
+
+
+# A public client of the On-Premises API -------------------------------------------------------------------
+# wabclient (PyPI, Praekelt's client used by MomConnect) sends what real deployments sent: each call below went to
+# the vendor's client unchanged, so the emulator must accept it as the vendor's did.
+def wabclient_for(lab, username, password):
+    """A wabclient Client logged in as ``username``; its requests trust the lab's CA (and no CA bundle of the
+    environment, requests issue 3829)."""
+    import requests
+    from wabclient.client import Client
+    session = requests.Session()
+    session.verify = lab.setup("old")["ca_path"]
+    session.trust_env = False
+    client = Client(lab.setup("old")["url"], session=session)
+    token, expires_at = client.config.login(username, password)
+    assert token and expires_at.tzinfo is not None
+    return client
+
+
+def test_wabclient_login_health_settings_backup_messages_contacts_and_users(lab, admin):
+    client = wabclient_for(lab, "admin", lab.state["admin_password"])
+    health = client.healthcheck()["health"]
+    assert health.get("gateway_status") == "connected" or all(
+        node["gateway_status"] in ("connected", "disconnected") for node in health.values()), health
+
+    before = client.config.get_settings()
+    assert before["webhooks"]["url"] == lab.state["webhook_url"]
+    # on_call_pager as the phone number wabclient sends; the delays as strings; tcp_listen_address, which the
+    # web app ignores.
+    client.config.set_settings(on_call_pager="16315551019", webhook="https://hooks.example.invalid/wabclient",
+                               callback_backoff_delay_ms=5000)
+    after = client.config.get_settings()
+    assert after["webhooks"]["url"] == "https://hooks.example.invalid/wabclient"
+    assert after["on_call_pager"] == "16315551019" and after["callback_backoff_delay_ms"] == 5000
+    ok(admin.request("DELETE", "/v1/settings/application"))
+    ok(admin.request("PATCH", "/v1/settings/application", {"webhooks": {"url": lab.state["webhook_url"],
+                                                                        "max_concurrent_requests": 12}}))
+
+    export = client.create_backup("Backup#Passw0rd")
+    assert base64.b64decode(export)
+
+    sent = client.send_message("4915177700077", "from wabclient https://example.invalid")
+    assert re.fullmatch(r"gBEG[\w-]+", sent["messages"][0]["id"])
+    assert client.get_address("+1 631 555 1002") == "16315551002"
+    assert client.check_contacts(["12"])["contacts"][0]["status"] == "invalid"
+
+    username = "wabclient"
+    if admin.request("GET", "/v1/users/" + username).status_code == 200:
+        ok(admin.request("DELETE", "/v1/users/" + username))
+    client.config.create_user(username, STRONG)
+    client.config.set_password(username, STRONG + "2")
+    wabclient_for(lab, username, STRONG + "2").check_contacts(["+1 631 555 1003"])
+    ok(admin.request("DELETE", "/v1/users/" + username))

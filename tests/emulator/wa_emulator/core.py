@@ -49,7 +49,10 @@ INT_SETTINGS = {"callback_backoff_delay_ms", "max_callback_backoff_delay_ms", "h
                 "healthcheck_api_rate_limit", "messaging_api_rate_limit", "contacts_scrape_rate_limit",
                 "unique_message_sends_rate_limit", "dogfood_user_limit",
                 "axolotl_context_striping_logical_core_multiplier"}
-OBJECT_SETTINGS = {"webhooks", "webcallbacks", "on_call_pager", "media", "garbagecollector_enable"}
+OBJECT_SETTINGS = {"webhooks", "webcallbacks", "media", "garbagecollector_enable"}
+# The number the client pages on critical errors: a phone number, as wabclient sends it (the reference names the
+# parameter only).
+PAGER = re.compile(r"\+?\d{5,20}")
 LOG_LEVELS = ("info", "debug", "warn", "error")
 MEDIA_TYPES = ("image", "video", "voice", "sticker", "audio", "document")
 
@@ -82,6 +85,9 @@ def validate_settings(patch):
             value = int(value)
         elif name == "log_level":
             if value not in LOG_LEVELS:
+                raise invalid(name, value)
+        elif name == "on_call_pager":
+            if not isinstance(value, str) or not PAGER.fullmatch(value):
                 raise invalid(name, value)
         elif name in OBJECT_SETTINGS:
             if not isinstance(value, dict):

@@ -26,8 +26,8 @@ description:
     and from a consistent snapshot of the source and its binary log position (MariaDB's C(binlog_snapshot_file),
     C(binlog_snapshot_position)). Nothing is written to either server; the binary log must still hold those
     positions at the sync. MySQL reports no such position, and is compared in full.
-  - On MariaDB, once every database is captured, each catches up (a few passes, until one compares at most 200
-    rows): at a new snapshot, the rows logged since are compared and mended and the moment moves there, so that the
+  - On MariaDB, once every database is captured, each catches up, in a few passes until one compares at most 200
+    rows. Each pass compares and mends the rows logged since at a new snapshot and moves the moment there, so that the
     downtime sees only what the old client writes after this step, not what it wrote while a large database was
     compared. A pass that cannot prove its result (a statement logged for the database, a write on the target by
     anyone else, a schema change) leaves the moment where it was, which stays true, and says why in

@@ -213,11 +213,13 @@ def run_option(lab, option, checkout, extra=()):
 
 def sync_summary(lab):
     """What the downtime's sync did, from the journal: the rows it read changed, what it compared in full and
-    why, its phases' seconds."""
+    why, its phases' seconds; and what the capture's catch-up passes compared ahead of it (MariaDB)."""
     with open(os.path.join(lab.workdir, "runs", "old-setup__new-setup.json"), encoding="utf-8") as handle:
-        info = json.load(handle)["steps"].get("copy_databases", {}).get("info", {})
+        steps = json.load(handle)["steps"]
+    info = steps.get("copy_databases", {}).get("info", {})
     keys = ("seconds", "decoded", "compared_in_full", "capture_fallbacks", "copied_whole", "rows_copied")
-    return dict((key, info.get(key)) for key in keys)
+    return dict([(key, info.get(key)) for key in keys]
+                + [("caught_up", steps.get("capture_changes", {}).get("info", {}).get("caught_up"))])
 
 
 # what a user would otherwise write ---------------------------------------------------------------------

@@ -49,6 +49,25 @@ def compose_v2(lab):
     return {"DOCKER_CONFIG": config}, log
 
 
+RUNTIME_TASKS = os.path.join(ROOT, "tests", "integration", "playbooks", "runtime")
+
+
+def tasks_runtime(lab):
+    """Both setups run their client with the tasks runtime, through the task files of RUNTIME_TASKS, which drive
+    the lab's containers as an orchestrator would; the new client's "deployment" is made, scaled to zero."""
+    lab.run("client", "create", "new")
+    path = os.path.join(lab.workdir, "inventory.yml")
+    with open(path, encoding="utf-8") as handle:
+        inventory = json.load(handle)
+    for group in ("old", "new"):
+        for host_vars in inventory["all"]["children"][group]["hosts"].values():
+            host_vars.update(wa_client_runtime="tasks", lab_orchestrator=os.path.join(RUNTIME_TASKS, "orchestrator"),
+                             wa_client_tasks={hook: os.path.join(RUNTIME_TASKS, hook + ".yml")
+                                              for hook in ("stop", "start", "status")})
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(inventory, handle)
+
+
 def run_option(lab, option, kill_after, env=None):
     """Run the option at -vvv; with kill_after (a set of step positions, 1 for the first step), kill the
     controller as soon as each of those steps is done and re-run. ``env``: more environment of the run."""
@@ -112,8 +131,12 @@ def test_option(fresh_lab, option):
     prefix = lab.setup("old")["db_prefix"]
     # Options 2 and 3 copy ahead while the old client serves: it keeps taking messages until it stops.
     traffic = Traffic(lab, pause=0.05).start() if option in (2, 3) else None
-    # Option 1 on a single instance runs where the Docker CLI has Compose v2; every other run has only v1.
-    env, compose_log = compose_v2(lab) if option == 1 and not lab.setup("old")["shards"] else (None, None)
+    # On a single instance, option 2 runs where the Docker CLI has Compose v2, options 1 and 3 with the tasks
+    # runtime (the operator's task files); the 2-shard runs have Compose v1 only.
+    single = not lab.setup("old")["shards"]
+    env, compose_log = compose_v2(lab) if single and option == 2 else (None, None)
+    if single and option != 2:
+        tasks_runtime(lab)
     try:
         kill_after = KILLED_AFTER[lab.setup("old")["engine"]][1] if lab.setup("old")["shards"] else set()
         report, inventory, playbook = run_option(lab, option, kill_after, env)

@@ -126,3 +126,49 @@ def test_readme_reads_as_a_collection_readme():
             continue
         path = os.path.normpath(os.path.join(ROOT, target))
         assert path.startswith(ROOT + os.sep) and os.path.exists(path), target
+
+
+# The Kubernetes and ECS task files of the tasks runtime cannot run here (no cluster, no AWS): their calls are held
+# against the modules' own documentation, and the files through ansible-playbook's syntax check with the real
+# collections installed (kubernetes.core, community.aws, from the ansible wheel).
+RUNTIME_FILES = sorted(glob.glob(os.path.join(ROOT, "playbooks", "runtimes", "*", "*.yml")))
+TASK_KEYWORDS = {"name", "vars", "loop", "loop_control", "register", "delegate_to", "until", "retries", "delay", "when",
+                 "changed_when", "check_mode"}
+
+
+def module_options(module):
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"))
+    doc = json.loads(subprocess.run([os.path.join(BIN, "ansible-doc"), "--json", module], stdout=subprocess.PIPE,
+                                    text=True, env=env, check=True).stdout)
+    assert module in doc, "%s is not installed" % module
+    return doc[module]["doc"]["options"]
+
+
+@pytest.mark.parametrize("path", RUNTIME_FILES, ids=lambda p: os.path.relpath(p, ROOT))
+def test_runtime_task_files_call_their_modules_as_documented(path):
+    with open(path, encoding="utf-8") as handle:
+        tasks = yaml.safe_load(handle)
+    assert any(t.get("ansible.builtin.set_fact", {}).get("wabiz_client_running") for t in tasks) == \
+        path.endswith("status.yml"), "only the status tasks set wabiz_client_running"
+    for task in tasks:
+        (module, args), = [(k, v) for k, v in task.items() if k not in TASK_KEYWORDS]
+        if module == "ansible.builtin.set_fact":  # its arguments are the facts it sets
+            continue
+        options = module_options(module)
+        assert set(args) <= set(options), (task["name"], sorted(set(args) - set(options)))
+        required = {name for name, spec in options.items() if spec.get("required")}
+        assert required <= set(args), (task["name"], sorted(required - set(args)))
+        for name, value in args.items():
+            if options[name].get("choices") and isinstance(value, str) and "{{" not in value:
+                assert value in options[name]["choices"], (task["name"], name, value)
+
+
+def test_runtime_task_files_pass_a_syntax_check(tmp_path):
+    playbook = tmp_path / "runtimes.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "name": "Every runtime task file", "hosts": "localhost", "gather_facts": False,
+        "tasks": [{"name": os.path.relpath(p, ROOT), "ansible.builtin.import_tasks": p} for p in RUNTIME_FILES]}]))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"))
+    result = subprocess.run([os.path.join(BIN, "ansible-playbook"), "--syntax-check", str(playbook)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, check=False)
+    assert result.returncode == 0, result.stdout[-3000:]

@@ -6,7 +6,7 @@
     lab up --engine mysql|pgsql --shards N --workdir DIR   old setup registered and serving; new DB empty
     lab seed --messages N --size BYTES --workdir DIR       users, token, settings, PIN, contacts, messages
     lab inventory --workdir DIR                            DIR/inventory.yml with groups old and new
-    lab client up|down old|new --workdir DIR               start or remove a setup's client containers
+    lab client up|create|down old|new --workdir DIR        start, create (not start) or remove a setup's client
     lab db kill|start old|new --workdir DIR                crash a setup's database server, or start it again
     lab status --workdir DIR                               health of both setups
     lab images [--host]                                    build or reuse the images (--host: the Molecule host)
@@ -231,7 +231,13 @@ def write_inventory(state):
 
 def cmd_client(args):
     state = load(args.workdir)
-    if args.action == "up":
+    if args.action == "create":
+        # The containers made and not started: an orchestrator's deployment scaled to zero.
+        setup = state["setups"][args.setup]
+        compose.write(setup, state["images"])
+        compose.compose(setup, "up", "--no-start", "--no-color")
+        log("%s client containers created, not started" % args.setup)
+    elif args.action == "up":
         setup = state["setups"][args.setup]
         if args.shards is not None:
             # A topology other than the lab's: how the tests show the shard rule refusing a database.
@@ -342,7 +348,7 @@ def parser():
     seed.set_defaults(func=cmd_seed)
     command("inventory", "write DIR/inventory.yml").set_defaults(func=cmd_inventory)
     client = command("client", "start or remove a setup's client containers")
-    client.add_argument("action", choices=("up", "down"))
+    client.add_argument("action", choices=("up", "create", "down"))
     client.add_argument("setup", choices=tuple(SETUP_OFFSETS))
     client.add_argument("--keep-volumes", action="store_true")
     client.add_argument("--shards", type=int, help="with up: run this topology instead of the lab's")

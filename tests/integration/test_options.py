@@ -6,6 +6,7 @@
 import json
 import os
 import shutil
+import subprocess
 
 import pytest
 
@@ -52,20 +53,35 @@ def compose_v2(lab):
 RUNTIME_TASKS = os.path.join(ROOT, "tests", "integration", "playbooks", "runtime")
 
 
+def with_host_vars(lab, sides, host_vars):
+    """The lab's inventory with ``host_vars`` added to the hosts of ``sides`` (old, new)."""
+    path = os.path.join(lab.workdir, "inventory.yml")
+    with open(path, encoding="utf-8") as handle:
+        inventory = json.load(handle)
+    for side in sides:
+        for hostvars in inventory["all"]["children"][side]["hosts"].values():
+            hostvars.update(host_vars)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(inventory, handle)
+
+
 def tasks_runtime(lab):
     """Both setups run their client with the tasks runtime, through the task files of RUNTIME_TASKS, which drive
     the lab's containers as an orchestrator would; the new client's "deployment" is made, scaled to zero."""
     lab.run("client", "create", "new")
-    path = os.path.join(lab.workdir, "inventory.yml")
-    with open(path, encoding="utf-8") as handle:
-        inventory = json.load(handle)
-    for group in ("old", "new"):
-        for host_vars in inventory["all"]["children"][group]["hosts"].values():
-            host_vars.update(wa_client_runtime="tasks", lab_orchestrator=os.path.join(RUNTIME_TASKS, "orchestrator"),
-                             wa_client_tasks={hook: os.path.join(RUNTIME_TASKS, hook + ".yml")
-                                              for hook in ("stop", "start", "status")})
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(inventory, handle)
+    with_host_vars(lab, ("old", "new"), {
+        "wa_client_runtime": "tasks", "lab_orchestrator": os.path.join(RUNTIME_TASKS, "orchestrator"),
+        "wa_client_tasks": {hook: os.path.join(RUNTIME_TASKS, hook + ".yml") for hook in ("stop", "start", "status")}})
+
+
+def docker_runtime_for_the_old_client(lab):
+    """The old setup's client as plain containers, known by their names only (the compose labels they also carry
+    are not used)."""
+    names = subprocess.run(["docker", "ps", "--filter", "label=com.docker.compose.project=%s"
+                            % lab.setup("old")["project"], "--format", "{{.Names}}"],
+                           stdout=subprocess.PIPE, text=True, check=True).stdout.split()
+    assert names
+    with_host_vars(lab, ("old",), {"wa_client_runtime": "docker", "wa_client_containers": names})
 
 
 def run_option(lab, option, kill_after, env=None):
@@ -131,11 +147,14 @@ def test_option(fresh_lab, option):
     prefix = lab.setup("old")["db_prefix"]
     # Options 2 and 3 copy ahead while the old client serves: it keeps taking messages until it stops.
     traffic = Traffic(lab, pause=0.05).start() if option in (2, 3) else None
-    # On a single instance, option 2 runs where the Docker CLI has Compose v2, options 1 and 3 with the tasks
-    # runtime (the operator's task files); the 2-shard runs have Compose v1 only.
+    # On a single instance, option 2 runs with the old client as plain containers (the docker runtime) and the new
+    # one where the Docker CLI has Compose v2, options 1 and 3 with the tasks runtime (the operator's task files);
+    # the 2-shard runs have Compose v1 only.
     single = not lab.setup("old")["shards"]
     env, compose_log = compose_v2(lab) if single and option == 2 else (None, None)
-    if single and option != 2:
+    if single and option == 2:
+        docker_runtime_for_the_old_client(lab)
+    elif single:
         tasks_runtime(lab)
     try:
         kill_after = KILLED_AFTER[lab.setup("old")["engine"]][1] if lab.setup("old")["shards"] else set()

@@ -532,11 +532,7 @@ def _not_only_mends(target_changes, tables, *mends):
     if unfollowed:
         return unfollowed
     for label in sorted(tables):
-        expected = {}
-        for recorded in mends:
-            for entry in recorded[label]['mended']:
-                if len(entry) > 2:
-                    expected[tuple(entry[0])] = expected.get(tuple(entry[0]), 0) + entry[2]
+        expected = _mend_counts(*(recorded[label]['mended'] for recorded in mends))
         if any(expected.get(key) != count for key, count in target_changes.events.get(label, {}).items()):
             return 'table %s was written on the target' % label
     return None
@@ -651,10 +647,20 @@ def _sync_table_in_full(source, target, dbname, table, target_db):
     return {'rows': rows, 'checksum': checksum}, synced
 
 
+def _mend_counts(*mended_lists):
+    """{key: the row changes its mends logged on the target}, over the 'mended' entries of one or more records."""
+    counts = {}
+    for mended in mended_lists:
+        for entry in mended:
+            if len(entry) > 2:
+                counts[tuple(entry[0])] = counts.get(tuple(entry[0]), 0) + entry[2]
+    return counts
+
+
 def _own_mends(base, target_changes, label):
     """The keys the target logged only the capture's own mend of: each was left equal to the source at the
     capture's moment, and a write by anyone else would have logged one change more."""
-    expected = dict((tuple(entry[0]), entry[2]) for entry in base['mended'] if len(entry) > 2)
+    expected = _mend_counts(base['mended'])
     logged = target_changes.events.get(label, {})
     return set(key for key, count in expected.items() if logged.get(key) == count)
 

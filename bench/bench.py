@@ -359,16 +359,20 @@ def uri(lab, name, dbname):
 
 
 def clean_pgcopydb(lab, names):
-    """pgcopydb's slots, origins and its schema on the old databases, gone again."""
-    srv = lab.server("old")
+    """pgcopydb's slots and its schema on the old databases, and its replication origins on the new server (they
+    outlive the databases: the next run's origin of the same name would be refused), gone again."""
+    srv, new = lab.server("old"), lab.server("new")
     try:
         for dbname in names:
             srv.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s",
                       ("pgcopydb_" + dbname,))
             srv.execute("DROP SCHEMA IF EXISTS pgcopydb CASCADE; DROP TABLE IF EXISTS pgcopydb_heartbeat",
                         dbname=dbname)
+            new.query("SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname = %s",
+                      ("pgcopydb_" + dbname,))
     finally:
         srv.close()
+        new.close()
 
 
 def median_run(runs):

@@ -74,7 +74,9 @@ class Lab:
         """The setup's database server as the collection's module_utils see it (root over 127.0.0.1)."""
         from ansible_collections.wabiz.migration.plugins.module_utils._db import Server
         setup = self.setup(name)
-        return Server(setup["engine"], "127.0.0.1", setup["db_port"], "root", setup["db_password"])
+        tls = {"ssl_mode": "verify-full", "ca_cert": os.path.join(setup["tls_dir"], "ca.pem")} \
+            if setup.get("tls_dir") else None
+        return Server(setup["engine"], "127.0.0.1", setup["db_port"], "root", setup["db_password"], tls=tls)
 
     def compose(self, name, *args):
         setup = self.setup(name)
@@ -93,7 +95,7 @@ class Lab:
     def db(self, name, dbname=None):
         from lablib import dbserver
         setup = self.setup(name)
-        return dbserver.connect(setup["engine"], setup["db_port"], setup["db_password"], dbname)
+        return dbserver.connect(setup["engine"], setup["db_port"], setup["db_password"], dbname, setup.get("tls_dir"))
 
 
 def free_port_base():
@@ -142,12 +144,12 @@ class Traffic:
         return self.accepted
 
 
-def start_lab(engine, shards, messages=300):
+def start_lab(engine, shards, messages=300, tls=False):
     workdir = tempfile.mkdtemp(prefix="wabiz-test-", dir="/var/tmp")
     name = "t%s" % os.path.basename(workdir).rsplit("-", 1)[-1].lower()
     lab = Lab(workdir, name)
     result = lab.run("up", "--engine", engine, "--shards", str(shards), "--port-base", str(free_port_base()),
-                     "--name", name, check=False)
+                     "--name", name, *(["--tls"] if tls else []), check=False)
     if result.returncode != 0:
         shutil.rmtree(workdir, ignore_errors=True)
         raise AssertionError("lab up failed:\n%s" % result.stdout)

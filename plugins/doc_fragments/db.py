@@ -32,6 +32,26 @@ options:
   login_password:
     description: Its password. If not set, E(WA_DB_PASSWORD) is used.
     type: str
+  ssl_mode:
+    description:
+      - TLS to the server, as libpq's C(sslmode). V(disable) never; V(prefer) when the server offers it, without
+        checking its certificate; V(require) always, without checking it; V(verify-ca) always, with a certificate
+        signed by O(ca_cert); V(verify-full) also for the name in O(login_host).
+      - On MySQL/MariaDB the same modes apply to the module's own connections; the dump and load tools get
+        C(ssl-mode) (MySQL 8) or C(ssl-verify-server-cert) (MariaDB, with V(verify-full) only, as its tools check
+        the name with the certificate) in their option file.
+    type: str
+    default: prefer
+    choices: [disable, prefer, require, verify-ca, verify-full]
+  ca_cert:
+    description: The CA that signed the server's certificate (PEM), for O(ssl_mode=verify-ca) and V(verify-full).
+    type: path
+  client_cert:
+    description: A client certificate (PEM) to log in with, for servers that require one; with O(client_key).
+    type: path
+  client_key:
+    description: Its private key (PEM).
+    type: path
   connect_timeout:
     description: Seconds to wait for a connection.
     type: int

@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
+import ssl
 import traceback
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
@@ -48,8 +49,23 @@ PG_SESSION_OPTIONS = ('-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=pos
                       '-c bytea_output=hex')
 
 
-def db_argument_spec():
+# libpq's sslmode values, as community.postgresql's ssl_mode takes them; MySQL/MariaDB get their equivalents.
+SSL_MODES = ('disable', 'prefer', 'require', 'verify-ca', 'verify-full')
+TLS_OPTIONS = ('ssl_mode', 'ca_cert', 'client_cert', 'client_key')
+
+
+def tls_argument_spec():
+    """TLS to the server: the same four options on a module's own server and on a target suboption."""
     return dict(
+        ssl_mode=dict(type='str', default='prefer', choices=list(SSL_MODES)),
+        ca_cert=dict(type='path'),
+        client_cert=dict(type='path'),
+        client_key=dict(type='path', no_log=False),
+    )
+
+
+def db_argument_spec():
+    spec = dict(
         engine=dict(type='str', required=True, choices=list(ENGINES), fallback=(env_fallback, ['WA_DB_ENGINE'])),
         login_host=dict(type='str', default='127.0.0.1', fallback=(env_fallback, ['WA_DB_HOSTNAME'])),
         login_port=dict(type='int', fallback=(env_fallback, ['WA_DB_PORT'])),
@@ -59,14 +75,63 @@ def db_argument_spec():
         # The client's WA_DB_NAME_PREFIX: with the connection, one server's options for module_defaults.
         name_prefix=dict(type='str', default=''),
     )
+    spec.update(tls_argument_spec())
+    return spec
 
 
 def target_options():
     """Suboptions of a second server a module writes into (db_dump's restore_to, db_sync's target)."""
-    return dict(engine=dict(type='str', choices=list(ENGINES)),
+    spec = dict(engine=dict(type='str', choices=list(ENGINES)),
                 login_host=dict(type='str', default='127.0.0.1'), login_port=dict(type='int', required=True),
                 login_user=dict(type='str', default='root'),
                 login_password=dict(type='str', required=True, no_log=True), name_prefix=dict(type='str'))
+    spec.update(tls_argument_spec())
+    return spec
+
+
+def tls_of(options):
+    """The TLS options of a module's parameters or a target suboption, in the one shape Server takes."""
+    return dict((key, options.get(key)) for key in TLS_OPTIONS)
+
+
+def check_tls(tls):
+    """Refuses TLS options that cannot work together, before any connection."""
+    mode = tls.get('ssl_mode') or 'prefer'
+    if mode.startswith('verify') and not tls.get('ca_cert'):
+        raise DbError('ssl_mode=%s verifies the server\'s certificate: give ca_cert, the CA that signed it' % mode)
+    if bool(tls.get('client_cert')) != bool(tls.get('client_key')):
+        raise DbError('client_cert and client_key go together: give both, or neither')
+
+
+def mysql_ssl_arguments(tls):
+    """PyMySQL's connection arguments for ``tls``. V(prefer) is PyMySQL's own default (TLS when the server offers
+    it, since PyMySQL 1.2; requirements.txt). From V(require) on, a context that verifies the server's
+    certificate (verify-ca) and its name too (verify-full); a PyMySQL that falls back to plaintext when the server
+    offers no TLS is caught after the connection (Server.connection)."""
+    mode = tls.get('ssl_mode') or 'prefer'
+    if mode == 'disable':
+        return {'ssl_disabled': True}
+    if mode == 'prefer':
+        return {}
+    if mode.startswith('verify'):
+        context = ssl.create_default_context(cafile=tls['ca_cert'])
+        context.check_hostname = mode == 'verify-full'
+    else:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if tls.get('client_cert'):
+        context.load_cert_chain(tls['client_cert'], tls['client_key'])
+    return {'ssl': context}
+
+
+def pg_ssl_arguments(tls):
+    """psycopg2's (libpq's) connection arguments for ``tls``."""
+    arguments = {'sslmode': tls.get('ssl_mode') or 'prefer'}
+    for key, name in (('ca_cert', 'sslrootcert'), ('client_cert', 'sslcert'), ('client_key', 'sslkey')):
+        if tls.get(key):
+            arguments[name] = tls[key]
+    return arguments
 
 
 # The copies are verified with hash_record_extended (_db.row_digest), which PostgreSQL has since 14.
@@ -119,8 +184,9 @@ class Server(object):
     """One database server: list databases and tables, sizes, exact row counts, checksums."""
 
     def __init__(self, engine, host, port, user, password, connect_timeout=10, session=(), session_ids=None,
-                 snapshot=None):
+                 snapshot=None, tls=None):
         self.engine = engine
+        self.tls = tls or {}  # tls_of(): ssl_mode, ca_cert, client_cert, client_key
         # PostgreSQL: an exported snapshot every connection reads at (read-only, REPEATABLE READ), so that reads
         # on several connections see one moment of the database. MySQL/MariaDB (True): one connection, whatever
         # the database, in a transaction started WITH CONSISTENT SNAPSHOT (a snapshot cannot be shared there).
@@ -139,7 +205,7 @@ class Server(object):
     def sibling(self, session=(), snapshot=None):
         """Another connection set to the same server, whose sessions count as this one's own."""
         return Server(self.engine, self.host, self.port, self.user, self.password, self.connect_timeout, session,
-                      self.session_ids, snapshot)
+                      self.session_ids, snapshot, self.tls)
 
     @classmethod
     def from_module(cls, module):
@@ -149,8 +215,13 @@ class Server(object):
             module.fail_json(msg=missing_required_lib('PyMySQL'), exception=PYMYSQL_ERROR)
         if engine == 'pgsql' and psycopg2 is None:
             module.fail_json(msg=missing_required_lib('psycopg2 (psycopg2-binary)'), exception=PSYCOPG2_ERROR)
+        tls = tls_of(params)
+        try:
+            check_tls(tls)
+        except DbError as exc:
+            module.fail_json(msg=str(exc))
         return cls(engine, params['login_host'], params['login_port'], params['login_user'],
-                   params['login_password'], params['connect_timeout'])
+                   params['login_password'], params['connect_timeout'], tls=tls)
 
     def describe(self):
         return '%s server %s:%s as %s' % (self.engine, self.host, self.port, self.user)
@@ -163,15 +234,21 @@ class Server(object):
                 if self.engine == 'mysql':
                     conn = pymysql.connect(host=self.host, port=self.port, user=self.user, password=self.password,
                                            database=dbname, connect_timeout=self.connect_timeout,
-                                           charset='utf8mb4', autocommit=True, init_command=MYSQL_SESSION)
+                                           charset='utf8mb4', autocommit=True, init_command=MYSQL_SESSION,
+                                           **mysql_ssl_arguments(self.tls))
                     self.session_ids.add(conn.thread_id())
+                    if self.tls.get('ssl_mode') not in (None, 'disable', 'prefer') and not mysql_encrypted(conn):
+                        conn.close()
+                        raise DbError('The %s does not offer TLS, and ssl_mode=%s requires it: configure TLS on the '
+                                      'server (ssl_cert, ssl_key), or set ssl_mode to prefer'
+                                      % (self.describe(), self.tls['ssl_mode']))
                     if is_mysql8(conn.get_server_info()):
                         with conn.cursor() as cur:
                             cur.execute(MYSQL8_SESSION)
                 else:
                     conn = psycopg2.connect(host=self.host, port=self.port, user=self.user, password=self.password,
                                             dbname=dbname or 'postgres', connect_timeout=self.connect_timeout,
-                                            options=PG_SESSION_OPTIONS)
+                                            options=PG_SESSION_OPTIONS, **pg_ssl_arguments(self.tls))
                     conn.autocommit = True
                     if conn.server_version < PG_OLDEST:
                         conn.close()
@@ -188,7 +265,7 @@ class Server(object):
                 raise
             except Exception as exc:
                 raise DbError('Cannot connect to the %s%s: %s%s' % (
-                    self.describe(), ' database %s' % dbname if dbname else '', exc, connect_hint(exc)))
+                    self.describe(), ' database %s' % dbname if dbname else '', exc, connect_hint(exc, self.tls)))
             self._conns[dbname] = conn
         return self._conns[dbname]
 
@@ -386,13 +463,34 @@ def inventory_of(server, databases, checksums):
         own.close()
 
 
-def connect_hint(exc):
+# What a server that takes only TLS says to a plaintext login: MySQL's require_secure_transport, PostgreSQL with
+# hostssl lines only in pg_hba.conf. MariaDB's says only "Access denied" (connect_hint).
+TLS_REQUIRED = ('insecure transport are prohibited', 'no encryption')
+
+
+def connect_hint(exc, tls=None):
     """What to do about a failed connection where the driver's message does not say it."""
-    if 'cryptography' in str(exc) and 'caching_sha2_password' in str(exc):
+    text = str(exc)
+    if 'Access denied' in text and (tls or {}).get('ssl_mode') == 'disable':
+        return (' (with ssl_mode=disable: a MariaDB server that takes TLS connections only refuses so too; if the '
+                'password is right, set ssl_mode to verify-full with ca_cert, the CA of its certificate; in the '
+                'inventory wa_db_ssl_mode and wa_db_ca_cert, docs/docsite/rst/databases.rst)')
+    if 'cryptography' in text and 'caching_sha2_password' in text:
         # MySQL 8's default authentication: without TLS, PyMySQL needs cryptography to send the password.
         return (' (MySQL 8 authenticates with caching_sha2_password: install the Python package cryptography where'
                 ' the module runs, requirements.txt, or connect with TLS)')
+    if any(marker in text for marker in TLS_REQUIRED):
+        return (' (the server takes TLS connections only: set ssl_mode to verify-full with ca_cert, the CA of its '
+                'certificate; in the inventory wa_db_ssl_mode and wa_db_ca_cert, docs/docsite/rst/databases.rst)')
     return ''
+
+
+def mysql_encrypted(conn):
+    """Whether a MySQL/MariaDB session runs over TLS (its cipher is set)."""
+    with conn.cursor() as cur:
+        cur.execute("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+        row = cur.fetchone()
+    return bool(row and row[1])
 
 
 def is_mysql8(server_info):

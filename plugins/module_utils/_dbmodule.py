@@ -10,7 +10,8 @@ __metaclass__ = type
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError, Server, db_argument_spec
+from ansible_collections.wabiz.migration.plugins.module_utils._db import (
+    DbError, Server, check_tls, db_argument_spec, tls_of)
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import ToolError, WorkLock
 from ansible_collections.wabiz.migration.plugins.module_utils._fence import FenceBroken
 
@@ -58,8 +59,10 @@ class DbModule(object):
         if options.get('engine') not in (None, self.params['engine']):
             raise ToolError('the target is a %s server, the source %s: a copy needs the same engine on both'
                             % (options['engine'], self.params['engine']))
+        tls = tls_of(options)
+        check_tls(tls)
         server = Server(self.params['engine'], options['login_host'], options['login_port'], options['login_user'],
-                        options['login_password'], self.params['connect_timeout'])
+                        options['login_password'], self.params['connect_timeout'], tls=tls)
         self._servers.append(server)
         return server
 

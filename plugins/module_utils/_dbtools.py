@@ -132,16 +132,46 @@ class Credentials(object):
         self._count += 1
         password = endpoint.password or ''
         if endpoint.engine == 'mysql':
-            body = 'host=%s\nport=%d\nuser=%s\npassword=%s\n' % (
-                endpoint.host, endpoint.port, _option_value(endpoint.user), _option_value(password))
+            body = 'host=%s\nport=%d\nuser=%s\npassword=%s\n%s' % (
+                endpoint.host, endpoint.port, _option_value(endpoint.user), _option_value(password),
+                ''.join('%s\n' % line for line in mysql_tls_lines(endpoint.tls)))
             # [client] for mariadb/mysql and *-dump, [mydumper]/[myloader] for those.
             path = self._write('my-%d.cnf' % self._count,
                                ''.join('[%s]\n%s' % (group, body) for group in ('client', 'mydumper', 'myloader')))
             return {'extra_file': path}, {}
         path = self._write('pgpass-%d' % self._count, '%s:%d:*:%s:%s\n' % (
             _pgpass_value(endpoint.host), endpoint.port, _pgpass_value(endpoint.user), _pgpass_value(password)))
-        return {}, {'PGPASSFILE': path, 'PGHOST': endpoint.host, 'PGPORT': str(endpoint.port),
-                    'PGUSER': endpoint.user, 'PGCONNECT_TIMEOUT': '10'}
+        return {}, dict({'PGPASSFILE': path, 'PGHOST': endpoint.host, 'PGPORT': str(endpoint.port),
+                         'PGUSER': endpoint.user, 'PGCONNECT_TIMEOUT': '10'}, **pg_tls_env(endpoint.tls))
+
+
+# ssl_mode in the option file of MySQL's tools (ssl-mode) and of MariaDB's (ssl, ssl-verify-server-cert, which
+# checks the certificate and the name together), each under loose- so that the other's tools pass over it.
+MYSQL_TLS_LINES = {
+    'disable': ['loose-skip-ssl', 'loose-ssl-mode=DISABLED'],
+    'prefer': [],
+    'require': ['loose-ssl', 'loose-ssl-mode=REQUIRED'],
+    'verify-ca': ['loose-ssl', 'loose-ssl-mode=VERIFY_CA'],
+    'verify-full': ['loose-ssl', 'loose-ssl-mode=VERIFY_IDENTITY', 'loose-ssl-verify-server-cert'],
+}
+PG_TLS_ENV = (('ca_cert', 'PGSSLROOTCERT'), ('client_cert', 'PGSSLCERT'), ('client_key', 'PGSSLKEY'))
+
+
+def mysql_tls_lines(tls):
+    """The option file lines of a server's TLS options (_db.tls_of), for every MySQL and MariaDB tool."""
+    lines = list(MYSQL_TLS_LINES[tls.get('ssl_mode') or 'prefer'])
+    for key, name in (('ca_cert', 'ssl-ca'), ('client_cert', 'ssl-cert'), ('client_key', 'ssl-key')):
+        if tls.get(key):
+            lines.append('%s=%s' % (name, _option_value(tls[key])))
+    return lines
+
+
+def pg_tls_env(tls):
+    """libpq's environment for a server's TLS options (_db.tls_of); every variable set, as the scripts pass each
+    on (libpq takes an empty one as not given)."""
+    env = {'PGSSLMODE': tls.get('ssl_mode') or 'prefer'}
+    env.update((name, tls.get(key) or '') for key, name in PG_TLS_ENV)
+    return env
 
 
 def _find(module, name):
@@ -333,12 +363,12 @@ def compare(expected, found, sides=('on the source', 'after the restore'), names
 
 # pipelines ------------------------------------------------------------------------------------------
 # Positional parameters carry paths and names; credentials reach the tools only through option files or
-# PGPASSFILE. SRC_* and DST_* hold the connection settings of the two ends.
+# PGPASSFILE. SRC_* and DST_* hold the connection settings of the two ends (PG_ENV: what for_endpoint gives).
 MYSQLDUMP_ARGS = '--single-transaction --quick --hex-blob --routines --triggers --events --databases'
 PG_DUMP_ARGS = '--no-password --create --no-owner --no-privileges'
 PSQL_ARGS = '-X -q --no-password -v ON_ERROR_STOP=1 -d postgres'
-PG_SRC = 'PGPASSFILE="$SRC_PGPASSFILE" PGHOST="$SRC_PGHOST" PGPORT="$SRC_PGPORT" PGUSER="$SRC_PGUSER"'
-PG_DST = 'PGPASSFILE="$DST_PGPASSFILE" PGHOST="$DST_PGHOST" PGPORT="$DST_PGPORT" PGUSER="$DST_PGUSER"'
+PG_ENV = ('PGPASSFILE', 'PGHOST', 'PGPORT', 'PGUSER', 'PGSSLMODE', 'PGSSLROOTCERT', 'PGSSLCERT', 'PGSSLKEY')
+PG_SRC, PG_DST = (' '.join('%s="$%s_%s"' % (name, end, name) for name in PG_ENV) for end in ('SRC', 'DST'))
 
 SCRIPTS = {
     # (method, what): bash script; $1 database, $2 dump file or directory, $3 threads, $4 regex

@@ -96,6 +96,20 @@ options:
         description: Target password.
         type: str
         required: true
+      ssl_mode:
+        description: TLS to the target, as O(ssl_mode).
+        type: str
+        default: prefer
+        choices: [disable, prefer, require, verify-ca, verify-full]
+      ca_cert:
+        description: The CA of the target's certificate, as O(ca_cert).
+        type: path
+      client_cert:
+        description: A client certificate for the target, as O(client_cert).
+        type: path
+      client_key:
+        description: Its private key.
+        type: path
       name_prefix:
         description:
           - The target client's database prefix when it differs from the source's (O(name_prefix), then

@@ -65,6 +65,11 @@ class Config:
         self.db_user = env.get("WA_DB_USERNAME", "root")
         self.db_password = env.get("WA_DB_PASSWORD", "")
         self.db_prefix = env.get("WA_DB_NAME_PREFIX", "")
+        # TLS to MySQL, as the web app's PDO options take it (the reference: MySQL only; PostgreSQL clients take
+        # libpq's own PGSSLMODE, PGSSLROOTCERT, ... from the environment). Without them, no TLS at all.
+        self.db_ssl = {"ca": env.get("WA_DB_SSL_CA") or None, "cert": env.get("WA_DB_SSL_CERT") or None,
+                       "key": env.get("WA_DB_SSL_KEY") or None,
+                       "verify": env.get("WA_DB_SSL_VERIFY", "0").lower() in ("1", "true", "yes")}
 
         listen = env.get("WA_TCP_LISTEN_ADDRESS", "127.0.0.1")
         self.listen_address = "0.0.0.0" if listen == "any" else listen

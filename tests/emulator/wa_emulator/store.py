@@ -84,14 +84,24 @@ def now_ms():
 class Store:
     """Connections to one database server, one cached connection per thread and database."""
 
-    def __init__(self, engine, host, port, user, password):
+    def __init__(self, engine, host, port, user, password, ssl=None):
         self.engine = engine
         self.params = (host, port, user, password)
+        self.ssl = ssl or {}  # config.db_ssl: MySQL's TLS
         self._local = threading.local()
 
     @classmethod
     def from_config(cls, config):
-        return cls(config.db_engine, config.db_host, config.db_port, config.db_user, config.db_password)
+        return cls(config.db_engine, config.db_host, config.db_port, config.db_user, config.db_password,
+                   config.db_ssl)
+
+    def _mysql_tls(self):
+        """PDO's MySQL TLS: on with a CA, certificate or key given, the server's certificate checked only with
+        WA_DB_SSL_VERIFY; else none (PDO does not try TLS on its own)."""
+        if not (self.ssl.get("ca") or self.ssl.get("cert") or self.ssl.get("key")):
+            return {"ssl_disabled": True}
+        return {"ssl_ca": self.ssl.get("ca"), "ssl_cert": self.ssl.get("cert"), "ssl_key": self.ssl.get("key"),
+                "ssl_verify_cert": self.ssl.get("verify", False), "ssl_verify_identity": self.ssl.get("verify", False)}
 
     # connections -------------------------------------------------------------------------------
     def _connect(self, dbname):
@@ -102,7 +112,7 @@ class Store:
             # FOUND_ROWS: an UPDATE reports the rows it matched, as PostgreSQL does.
             return pymysql.connect(host=host, port=port, user=user, password=password, database=dbname,
                                    autocommit=True, charset="utf8mb4", connect_timeout=5,
-                                   client_flag=CLIENT.FOUND_ROWS)
+                                   client_flag=CLIENT.FOUND_ROWS, **self._mysql_tls())
         import psycopg2
         conn = psycopg2.connect(host=host, port=port, user=user, password=password,
                                 dbname=dbname or "postgres", connect_timeout=5)

@@ -75,6 +75,8 @@ def new_state(args):
         base = args.port_base + offset
         setup_dir = os.path.join(workdir, name)
         state["setups"][name] = {
+            # Both servers take TLS only, with a certificate of the lab's CA (dbserver.make_tls).
+            "tls_dir": os.path.join(workdir, "tls") if args.tls else None,
             "name": name, "lab": args.name, "project": "%s-%s" % (args.name, name), "engine": args.engine,
             "shards": args.shards, "port_base": base, "web_port": base + 443,
             "db_port": base + DB_PORT_OFFSET[args.engine], "db_password": strong_password(), "db_pid": None,
@@ -139,11 +141,15 @@ def lab_ports(state):
 
 def start_database(setup):
     os.makedirs(os.path.dirname(setup["db_dir"]), exist_ok=True)
+    if setup["tls_dir"] and not os.path.exists(os.path.join(setup["tls_dir"], "ca.pem")):
+        dbserver.make_tls(setup["tls_dir"])
     if setup["engine"] == "mysql":
-        setup["db_pid"] = dbserver.start_mariadb(setup["db_dir"], setup["db_port"], setup["db_password"])
+        setup["db_pid"] = dbserver.start_mariadb(setup["db_dir"], setup["db_port"], setup["db_password"],
+                                                 tls_dir=setup["tls_dir"])
     else:
         dbserver.check_traversable(os.path.dirname(setup["db_dir"]))
-        setup["db_pid"] = dbserver.start_postgres(setup["db_dir"], setup["db_port"], setup["db_password"])
+        setup["db_pid"] = dbserver.start_postgres(setup["db_dir"], setup["db_port"], setup["db_password"],
+                                                  tls_dir=setup["tls_dir"])
 
 
 def start_client(state, name):
@@ -197,6 +203,16 @@ def cmd_inventory(args):
     log("wrote %s" % path)
 
 
+def tls_inventory(setup):
+    """A setup's inventory for servers that take TLS only: the migration verifies the certificate and its name;
+    the client containers get the CA (mounted at the same path) and their TLS settings (compose.tls_env)."""
+    if not setup.get("tls_dir"):
+        return {}
+    return {"wa_db_ssl_mode": "verify-full", "wa_db_ca_cert": os.path.join(setup["tls_dir"], "ca.pem"),
+            "wa_volumes": ["%s:%s:ro" % (setup["tls_dir"], setup["tls_dir"])],
+            "wa_extra_env": compose.tls_env(setup)}
+
+
 def write_inventory(state):
     hosts = {}
     for name, setup in state["setups"].items():
@@ -209,6 +225,7 @@ def write_inventory(state):
             "wa_node_port_base": setup["port_base"] + compose.NODE_PORT_OFFSET,
             "wa_images": state["images"], "wa_network_mode": "host",
             "wa_web_volumes": ["%s:/export" % setup["export_dir"]],
+            **tls_inventory(setup),
             "wabiz_backup_dir": os.path.join(state["workdir"], name, "backups"),
             "wa_topology": {"shards": setup["shards"],
                             "masters": 2 if setup["shards"] else 0,
@@ -265,7 +282,7 @@ def cmd_db(args):
         log("%s database server already runs (PID %d)" % (args.setup, setup["db_pid"]))
         return
     if setup["engine"] == "mysql":
-        setup["db_pid"] = dbserver.run_mariadb(setup["db_dir"], setup["db_port"])
+        setup["db_pid"] = dbserver.run_mariadb(setup["db_dir"], setup["db_port"], tls_dir=setup.get("tls_dir"))
     else:
         setup["db_pid"] = dbserver.run_postgres(setup["db_dir"], setup["db_port"])
     save(state)
@@ -341,6 +358,8 @@ def parser():
                     help="first of 2000 ports; keep it and +2000 below 32768, Linux's ephemeral port range")
     up.add_argument("--db-prefix", default="")
     up.add_argument("--name", default="walab", help="compose project prefix and container label")
+    up.add_argument("--tls", action="store_true",
+                    help="database servers that take TLS only (a CA of the lab's own; the inventory verifies it)")
     up.set_defaults(func=cmd_up)
     seed = command("seed", "fill the old setup")
     seed.add_argument("--messages", type=int, default=1000)

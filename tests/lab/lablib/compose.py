@@ -30,25 +30,38 @@ def node_base_port(base, index):
     return base + NODE_PORT_OFFSET + NODE_PORT_STEP * index
 
 
+def tls_env(setup):
+    """The client's TLS settings for a server that takes TLS only: the web app's WA_DB_SSL_* on MySQL, libpq's
+    own on PostgreSQL; the CA at its path on the host (mounted at the same path)."""
+    if not setup.get("tls_dir"):
+        return {}
+    ca = os.path.join(setup["tls_dir"], "ca.pem")
+    if setup["engine"] == "mysql":
+        return {"WA_DB_SSL_CA": ca, "WA_DB_SSL_VERIFY": "1"}
+    return {"PGSSLMODE": "verify-full", "PGSSLROOTCERT": ca}
+
+
 def render(setup, images):
     """The compose file (as a dict) for one setup described by the lab state."""
     multiconnect = "1" if setup["shards"] else "0"
     common_env = dict({"WA_APP_MULTICONNECT": multiconnect, "WA_TCP_LISTEN_ADDRESS": "127.0.0.1",
-                       "WA_DB_NAME_PREFIX": setup["db_prefix"]}, **setup.get("extra_env", {}))
+                       "WA_DB_NAME_PREFIX": setup["db_prefix"]}, **tls_env(setup), **setup.get("extra_env", {}))
+    tls_volumes = ["%s:%s:ro" % (setup["tls_dir"], setup["tls_dir"])] if setup.get("tls_dir") else []
     common = {"network_mode": "host", "restart": "unless-stopped", "cap_drop": ["MKNOD"],
               "env_file": ["db.env"], "stop_grace_period": "10s",
               "labels": {"wabiz.lab": setup["lab"], "wabiz.lab.setup": setup["name"]}}
     svc = {"waweb": dict(common, image=images["web"], environment=dict(
         common_env, WEBAPP_EXTERNAL_PORTS=str(setup["web_port"]), WEBAPP_HOSTNAME="127.0.0.1",
         WA_WEB_SERVERNAME="localhost"),
-        volumes=["whatsappMedia:/usr/local/wamedia", "%s:/export" % setup["export_dir"]])}
+        volumes=["whatsappMedia:/usr/local/wamedia", "%s:/export" % setup["export_dir"]] + tls_volumes)}
     for index, (name, role) in enumerate(services(setup["shards"])):
         port = node_base_port(setup["port_base"], index)
         env = dict(common_env, COREAPP_HOSTNAME="127.0.0.1", WA_EMU_SERVICE=name,
                    COREAPP_EXTERNAL_PORTS=",".join(str(port + i) for i in range(4)))
         if role == "master":
             env["WA_MASTER_NODE"] = "1"
-        svc[name] = dict(common, image=images["coreapp"], environment=env, volumes=["whatsappMedia:/usr/local/wamedia"])
+        svc[name] = dict(common, image=images["coreapp"], environment=env,
+                         volumes=["whatsappMedia:/usr/local/wamedia"] + tls_volumes)
     return {"version": "2.4", "services": svc, "volumes": {"whatsappMedia": {}}}
 
 

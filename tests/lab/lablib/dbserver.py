@@ -4,6 +4,7 @@
 """A MariaDB or PostgreSQL server as a plain process with its own data directory on 127.0.0.1."""
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -26,14 +27,35 @@ def _check_free(port):
         raise LabError("port 127.0.0.1:%d is already in use: pick another --port-base" % port)
 
 
-def start_mariadb(datadir, port, password, time_zone=None):
+def make_tls(directory):
+    """A CA (``ca.pem``) and a certificate it signed for 127.0.0.1 and localhost (``server.pem``, ``server.key``):
+    what the lab's servers present when they take TLS only. Returns ``directory``."""
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+
+    def path(name):
+        return os.path.join(directory, name)
+
+    with open(path("san.ext"), "w", encoding="utf-8") as ext:
+        ext.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", path("ca.key"), "-out", path("ca.pem"),
+         "-days", "3", "-subj", "/CN=wabiz lab CA"])
+    run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", path("server.key"), "-out", path("server.csr"),
+         "-subj", "/CN=127.0.0.1"])
+    run(["openssl", "x509", "-req", "-in", path("server.csr"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"),
+         "-CAcreateserial", "-out", path("server.pem"), "-days", "3", "-extfile", path("san.ext")])
+    os.chmod(path("ca.pem"), 0o644)
+    return directory
+
+
+def start_mariadb(datadir, port, password, time_zone=None, tls_dir=None):
     """Initialise and start mariadbd; root@127.0.0.1 gets ``password``. Returns the PID. ``time_zone``: the
-    server's system zone (a tz database name such as Europe/Berlin, with its DST changes)."""
+    server's system zone (a tz database name such as Europe/Berlin, with its DST changes); ``tls_dir``
+    (make_tls): TCP connections must use TLS (require_secure_transport)."""
     _check_free(port)
     os.makedirs(datadir, exist_ok=True)
     run(["mariadb-install-db", "--no-defaults", "--datadir=" + datadir, "--user=root",
          "--auth-root-authentication-method=normal", "--skip-test-db", "--tmpdir=" + _mariadb_tmpdir(datadir)])
-    pid = run_mariadb(datadir, port, time_zone)
+    pid = run_mariadb(datadir, port, time_zone, tls_dir)
     try:
         _set_mariadb_password(os.path.join(datadir, "mysqld.sock"), password)
     except BaseException:
@@ -42,9 +64,11 @@ def start_mariadb(datadir, port, password, time_zone=None):
     return pid
 
 
-def run_mariadb(datadir, port, time_zone=None):
+def run_mariadb(datadir, port, time_zone=None, tls_dir=None):
     """Start mariadbd on an initialised data directory (after a crash: InnoDB recovers); returns the PID."""
     sock = os.path.join(datadir, "mysqld.sock")
+    tls = ["--ssl-ca=%s/ca.pem" % tls_dir, "--ssl-cert=%s/server.pem" % tls_dir, "--ssl-key=%s/server.key" % tls_dir,
+           "--require-secure-transport=ON"] if tls_dir else []
     pid = spawn(["mariadbd", "--no-defaults", "--datadir=" + datadir, "--port=%d" % port,
                  "--bind-address=127.0.0.1", "--socket=" + sock, "--user=root", "--skip-name-resolve",
                  "--pid-file=" + os.path.join(datadir, "mysqld.pid"), "--max-connections=500",
@@ -53,7 +77,7 @@ def run_mariadb(datadir, port, time_zone=None):
                  # A binary log of rows, as change capture and replication need; the port makes server ids
                  # differ between the lab's servers (a replica refuses its source's id).
                  "--log-bin=" + os.path.join(datadir, "binlog"), "--binlog-format=ROW", "--server-id=%d" % port,
-                 "--tmpdir=" + _mariadb_tmpdir(datadir)],
+                 "--tmpdir=" + _mariadb_tmpdir(datadir)] + tls,
                 os.path.join(datadir, "..", "mariadbd.log"),
                 env=dict(os.environ, TZ=time_zone) if time_zone else None)
     try:
@@ -84,9 +108,10 @@ def _set_mariadb_password(sock, password):
         conn.close()
 
 
-def start_postgres(datadir, port, password, time_zone=None):
+def start_postgres(datadir, port, password, time_zone=None, tls_dir=None):
     """initdb and pg_ctl start as user postgres, superuser ``root`` as in the official compose files;
-    ``time_zone``: the server's default TimeZone."""
+    ``time_zone``: the server's default TimeZone; ``tls_dir`` (make_tls): TCP connections must use TLS (only
+    hostssl lines in pg_hba.conf)."""
     _check_free(port)
     os.makedirs(datadir, mode=0o700)
     shutil.chown(datadir, "postgres", "postgres")
@@ -98,6 +123,18 @@ def start_postgres(datadir, port, password, time_zone=None):
              "--auth=scram-sha-256", "--pwfile=" + pwfile.name, "-E", "UTF8", "--locale=C.UTF-8"])
     finally:
         os.unlink(pwfile.name)
+    if tls_dir:
+        hba = os.path.join(datadir, "pg_hba.conf")
+        with open(hba, encoding="utf-8") as handle:
+            lines = [re.sub(r"^host(\s)", r"hostssl\1", line) for line in handle]
+        with open(hba, "w", encoding="utf-8") as handle:
+            handle.writelines(lines)
+        # The server reads its key only if the key is its own and private.
+        # PostgreSQL's default ssl_cert_file and ssl_key_file, in the data directory.
+        for source, name in (("server.pem", "server.crt"), ("server.key", "server.key")):
+            shutil.copy(os.path.join(tls_dir, source), os.path.join(datadir, name))
+            shutil.chown(os.path.join(datadir, name), "postgres", "postgres")
+            os.chmod(os.path.join(datadir, name), 0o600)
     return run_postgres(datadir, port, time_zone)
 
 
@@ -108,7 +145,10 @@ def run_postgres(datadir, port, time_zone=None):
     shutil.chown(log, "postgres", "postgres")
     run(["runuser", "-u", "postgres", "--", PG_BIN + "/pg_ctl", "-D", datadir, "-l", log, "-w", "-t", "60",
          "-o", "-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories=%s -c max_connections=300 "
-               "-c shared_buffers=256MB -c wal_level=logical%s" % (port, datadir, " -c timezone=" + time_zone if time_zone else ""),
+               "-c shared_buffers=256MB -c wal_level=logical%s%s" % (
+                   port, datadir, " -c timezone=" + time_zone if time_zone else "",
+                   # start_postgres put a certificate there: TLS on (pg_hba.conf takes only TLS then).
+                   " -c ssl=on" if os.path.exists(os.path.join(datadir, "server.key")) else ""),
          "start"])
     with open(os.path.join(datadir, "postmaster.pid"), encoding="utf-8") as pidfile:
         return int(pidfile.readline())
@@ -156,13 +196,17 @@ def stop_server(engine, datadir, pid):
         stop_pid(pid)
 
 
-def connect(engine, port, password, dbname=None):
+def connect(engine, port, password, dbname=None, tls_dir=None):
+    """root's connection over TCP; with ``tls_dir`` over TLS, the certificate checked against its CA."""
     if engine == "mysql":
         import pymysql
         return pymysql.connect(host="127.0.0.1", port=port, user="root", password=password, database=dbname,
-                               autocommit=True, charset="utf8mb4")
+                               autocommit=True, charset="utf8mb4",
+                               ssl={"ca": os.path.join(tls_dir, "ca.pem")} if tls_dir else None)
     import psycopg2
     conn = psycopg2.connect(host="127.0.0.1", port=port, user="root", password=password,
-                            dbname=dbname or "postgres")
+                            dbname=dbname or "postgres",
+                            **({"sslmode": "verify-full", "sslrootcert": os.path.join(tls_dir, "ca.pem")}
+                               if tls_dir else {}))
     conn.autocommit = True
     return conn

@@ -98,9 +98,12 @@ def _bulk_messages(state, setup, count, numbers, payloads, rng):
     shards = max(1, setup["shards"])
     prefix = setup["db_prefix"]
     engine = setup["engine"]
-    msg_conns = {s: dbserver.connect(engine, setup["db_port"], setup["db_password"],
-                                     "%swamessages_%d" % (prefix, s)) for s in range(shards)}
-    core = dbserver.connect(engine, setup["db_port"], setup["db_password"], prefix + "wacore")
+
+    def connect(dbname):
+        return dbserver.connect(engine, setup["db_port"], setup["db_password"], dbname, setup.get("tls_dir"))
+
+    msg_conns = {s: connect("%swamessages_%d" % (prefix, s)) for s in range(shards)}
+    core = connect(prefix + "wacore")
     columns = ("id", "wa_id", "from_me", "type", "body", "status", "timestamp")
     cb_columns = ("message_id", "wa_id", "kind", "payload", "created_at", "delivered_at", "attempts")
     now = int(time.time())

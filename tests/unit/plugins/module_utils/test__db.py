@@ -35,3 +35,31 @@ def test_postgresql_older_than_14_is_refused(monkeypatch, version, shown, refuse
         assert "db-old.example.com" in str(caught.value) and connection.closed
     else:
         assert server.connection() is connection
+
+
+def test_tls_options_become_the_drivers_arguments():
+    import ssl
+    from ansible_collections.wabiz.migration.plugins.module_utils._db import (
+        DbError, check_tls, mysql_ssl_arguments, pg_ssl_arguments)
+    assert mysql_ssl_arguments({"ssl_mode": "disable"}) == {"ssl_disabled": True}
+    assert mysql_ssl_arguments({}) == {}  # prefer: PyMySQL's own
+    context = mysql_ssl_arguments({"ssl_mode": "require"})["ssl"]
+    assert context.verify_mode == ssl.CERT_NONE and not context.check_hostname
+    assert pg_ssl_arguments({}) == {"sslmode": "prefer"}
+    assert pg_ssl_arguments({"ssl_mode": "verify-full", "ca_cert": "/ca.pem", "client_cert": "/c.pem",
+                             "client_key": "/c.key"}) == {
+        "sslmode": "verify-full", "sslrootcert": "/ca.pem", "sslcert": "/c.pem", "sslkey": "/c.key"}
+    with pytest.raises(DbError, match="give ca_cert"):
+        check_tls({"ssl_mode": "verify-ca"})
+    with pytest.raises(DbError, match="go together"):
+        check_tls({"ssl_mode": "require", "client_cert": "/c.pem"})
+    check_tls({"ssl_mode": "verify-full", "ca_cert": "/ca.pem"})
+
+
+def test_a_plaintext_login_refused_names_the_tls_settings():
+    from ansible_collections.wabiz.migration.plugins.module_utils._db import connect_hint
+    pg = RuntimeError('FATAL:  no pg_hba.conf entry for host "127.0.0.1", user "root", database "x", no encryption')
+    assert "wa_db_ssl_mode" in connect_hint(pg)
+    maria = RuntimeError("(1045, \"Access denied for user 'root'@'127.0.0.1' (using password: YES)\")")
+    assert "wa_db_ssl_mode" in connect_hint(maria, {"ssl_mode": "disable"})
+    assert connect_hint(maria, {"ssl_mode": "verify-full"}) == ""

@@ -167,3 +167,27 @@ def test_a_mysql8_login_without_cryptography_says_what_to_install():
                            "auth methods")
     assert 'install the Python package cryptography' in connect_hint(refused)
     assert connect_hint(RuntimeError('Access denied for user')) == ''
+
+
+def test_tls_reaches_the_tools_through_the_option_file_and_libpq_environment():
+    tls = {"ssl_mode": "verify-full", "ca_cert": "/etc/ca dir/ca.pem", "client_cert": "/c.pem", "client_key": "/c.key"}
+    with Credentials() as credentials:
+        args, env = credentials.for_endpoint(Server("mysql", "db", 3306, "root", "pw", tls=tls))
+        with open(args["extra_file"], encoding="utf-8") as handle:
+            groups = handle.read().split("[")[1:]
+        # Every group (client, mydumper, myloader) gets MySQL's and MariaDB's spelling, each under loose-.
+        for group in groups:
+            for line in ('ssl-ca="/etc/ca dir/ca.pem"', 'ssl-cert="/c.pem"', 'ssl-key="/c.key"',
+                         "loose-ssl-mode=VERIFY_IDENTITY", "loose-ssl-verify-server-cert"):
+                assert line in group.splitlines(), (line, group)
+        args, env = credentials.for_endpoint(Server("pgsql", "db", 5432, "root", "pw", tls=tls))
+        assert args == {}
+        assert {k: env[k] for k in env if k.startswith("PGSSL")} == {
+            "PGSSLMODE": "verify-full", "PGSSLROOTCERT": "/etc/ca dir/ca.pem", "PGSSLCERT": "/c.pem",
+            "PGSSLKEY": "/c.key"}
+    # Without TLS options: libpq's own default, and nothing in the option file (the tools' own default).
+    assert _dbtools.pg_tls_env({}) == {"PGSSLMODE": "prefer", "PGSSLROOTCERT": "", "PGSSLCERT": "", "PGSSLKEY": ""}
+    assert _dbtools.mysql_tls_lines({}) == []
+    assert "loose-skip-ssl" in _dbtools.mysql_tls_lines({"ssl_mode": "disable"})
+    # Every variable the scripts pass on is one for_endpoint sets.
+    assert set(_dbtools.PG_ENV) <= set(env)

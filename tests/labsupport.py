@@ -144,12 +144,13 @@ class Traffic:
         return self.accepted
 
 
-def start_lab(engine, shards, messages=300, tls=False):
+def start_lab(engine, shards, messages=300, tls=False, managed=False):
     workdir = tempfile.mkdtemp(prefix="wabiz-test-", dir="/var/tmp")
     name = "t%s" % os.path.basename(workdir).rsplit("-", 1)[-1].lower()
     lab = Lab(workdir, name)
     result = lab.run("up", "--engine", engine, "--shards", str(shards), "--port-base", str(free_port_base()),
-                     "--name", name, *(["--tls"] if tls else []), check=False)
+                     "--name", name, *(["--tls"] if tls else []), *(["--managed"] if managed else []),
+                     check=False)
     if result.returncode != 0:
         shutil.rmtree(workdir, ignore_errors=True)
         raise AssertionError("lab up failed:\n%s" % result.stdout)
@@ -449,7 +450,8 @@ def known_secrets(lab_instance):
     """Every secret the lab made, for the scans that prove none leaked."""
     state = lab_instance.state
     values = [state["admin_password"], state["backup_password"], state["pin"], state["api_user_password"],
-              state["api_user_token"]] + [s["db_password"] for s in state["setups"].values()]
+              state["api_user_token"]] + [s["db_password"] for s in state["setups"].values()] + [
+                  s["client_db_password"] for s in state["setups"].values() if s.get("client_db_password")]
     return [v for v in values if v]
 
 

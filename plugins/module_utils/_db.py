@@ -357,6 +357,17 @@ class Server(object):
             return 'mysql:%s:%s:%s' % self.query('SELECT @@hostname, @@port, @@datadir')[0]
         return 'pgsql:%s' % self.query('SELECT system_identifier FROM pg_control_system()')[0][0]
 
+    def grant_to_create(self):
+        """The statement that grants what this server's user lacks to create the client's databases and fill and
+        mend them (a migration's target), or '' when it lacks nothing. Managed services' admin users are no
+        superusers: what counts is what they were granted."""
+        if self.engine == 'pgsql':
+            superuser, createdb = self.query('SELECT rolsuper, rolcreatedb FROM pg_roles WHERE rolname = current_user')[0]
+            return '' if superuser or createdb else 'ALTER ROLE %s CREATEDB' % self.quote(self.user)
+        granted, account = mysql_global_rights([row[0] for row in self.query('SHOW GRANTS FOR CURRENT_USER()')])
+        missing = [right for right in MYSQL_CREATE_RIGHTS if right not in granted and 'ALL PRIVILEGES' not in granted]
+        return 'GRANT %s ON *.* TO %s' % (', '.join(missing), account) if missing else ''
+
     def databases(self):
         if self.engine == 'mysql':
             rows = self.query('SELECT schema_name FROM information_schema.schemata')
@@ -483,6 +494,23 @@ def connect_hint(exc, tls=None):
         return (' (the server takes TLS connections only: set ssl_mode to verify-full with ca_cert, the CA of its '
                 'certificate; in the inventory wa_db_ssl_mode and wa_db_ca_cert, docs/docsite/rst/databases.rst)')
     return ''
+
+
+# What loading a dump into new databases and mending rows in them takes on MySQL/MariaDB.
+MYSQL_CREATE_RIGHTS = ('SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'ALTER', 'INDEX', 'LOCK TABLES')
+GLOBAL_GRANT = re.compile(r'^GRANT (.+?) ON \*\.\* TO (\S+)')
+
+
+def mysql_global_rights(grants):
+    """({right granted on every database}, the account) from SHOW GRANTS FOR CURRENT_USER() lines. Rights on
+    single databases do not count: the client's databases do not exist yet."""
+    rights, account = set(), 'CURRENT_USER'
+    for line in grants:
+        match = GLOBAL_GRANT.match(line)
+        if match:
+            rights.update(right.strip() for right in match.group(1).split(','))
+            account = match.group(2)
+    return rights, account
 
 
 def mysql_encrypted(conn):

@@ -110,6 +110,15 @@ server_version:
   returned: success
   type: str
   sample: 10.11.19-MariaDB-0+deb12u1
+grant_to_create:
+  description:
+    - The statement that grants what the user lacks to create the client's databases on this server and fill
+      them (as a migration's target does), or an empty string when it lacks nothing.
+    - MySQL/MariaDB counts the rights granted on every database (C(ON *.*)); PostgreSQL needs C(CREATEDB) or a
+      superuser.
+  returned: success
+  type: str
+  sample: GRANT CREATE, DROP ON *.* TO `wa_admin`@`%`
 identity:
   description:
     - Names the server itself, wherever it is reached from (loopback addresses and ports repeat across hosts),
@@ -138,8 +147,9 @@ def main():
         databases = dict((name, server.inventory(name, params['row_counts'], params['checksums'])) for name in names)
         version = server.version()
         identity = server.identity()
+        grant = server.grant_to_create()
     db.module.exit_json(changed=False, names=names, databases=databases, server_version=version, identity=identity,
-                        total_size_bytes=sum(d['size_bytes'] for d in databases.values()))
+                        total_size_bytes=sum(d['size_bytes'] for d in databases.values()), grant_to_create=grant)
 
 
 if __name__ == '__main__':

@@ -77,6 +77,10 @@ def new_state(args):
         state["setups"][name] = {
             # Both servers take TLS only, with a certificate of the lab's CA (dbserver.make_tls).
             "tls_dir": os.path.join(workdir, "tls") if args.tls else None,
+            # The client and the migration log in as root, or (--managed) as a user with only the rights a managed
+            # service's admin user has (dbserver.MANAGED_RIGHTS).
+            "client_db_user": "wa_admin" if args.managed else "root",
+            "client_db_password": strong_password() if args.managed else None,
             "name": name, "lab": args.name, "project": "%s-%s" % (args.name, name), "engine": args.engine,
             "shards": args.shards, "port_base": base, "web_port": base + 443,
             "db_port": base + DB_PORT_OFFSET[args.engine], "db_password": strong_password(), "db_pid": None,
@@ -150,6 +154,9 @@ def start_database(setup):
         dbserver.check_traversable(os.path.dirname(setup["db_dir"]))
         setup["db_pid"] = dbserver.start_postgres(setup["db_dir"], setup["db_port"], setup["db_password"],
                                                   tls_dir=setup["tls_dir"])
+    if setup["client_db_password"]:
+        dbserver.create_managed_user(setup["engine"], setup["db_port"], setup["db_password"], setup["tls_dir"],
+                                     setup["client_db_user"], setup["client_db_password"])
 
 
 def start_client(state, name):
@@ -203,6 +210,11 @@ def cmd_inventory(args):
     log("wrote %s" % path)
 
 
+def client_login(setup):
+    """(user, password) the client and the migration log in to a setup's server with."""
+    return setup.get("client_db_user", "root"), setup.get("client_db_password") or setup["db_password"]
+
+
 def tls_inventory(setup):
     """A setup's inventory for servers that take TLS only: the migration verifies the certificate and its name;
     the client containers get the CA (mounted at the same path) and their TLS settings (compose.tls_env)."""
@@ -219,7 +231,7 @@ def write_inventory(state):
         hosts[name] = {"hosts": {"%s-setup" % name: {
             "wa_api_url": setup["url"], "wa_api_ca_path": setup["ca_path"], "wa_api_username": "admin",
             "wa_api_password": state["admin_password"], "wa_db_engine": setup["engine"], "wa_db_host": "127.0.0.1",
-            "wa_db_port": setup["db_port"], "wa_db_user": "root", "wa_db_password": setup["db_password"],
+            "wa_db_port": setup["db_port"], "wa_db_user": client_login(setup)[0], "wa_db_password": client_login(setup)[1],
             "wa_db_name_prefix": setup["db_prefix"], "wa_compose_project": setup["project"],
             "wa_compose_dir": setup["compose_dir"], "wa_web_port": setup["web_port"],
             "wa_node_port_base": setup["port_base"] + compose.NODE_PORT_OFFSET,
@@ -358,6 +370,9 @@ def parser():
                     help="first of 2000 ports; keep it and +2000 below 32768, Linux's ephemeral port range")
     up.add_argument("--db-prefix", default="")
     up.add_argument("--name", default="walab", help="compose project prefix and container label")
+    up.add_argument("--managed", action="store_true",
+                    help="the client and the inventory log in as wa_admin, with a managed service's admin rights "
+                         "(no SUPER or FILE; no PostgreSQL superuser)")
     up.add_argument("--tls", action="store_true",
                     help="database servers that take TLS only (a CA of the lab's own; the inventory verifies it)")
     up.set_defaults(func=cmd_up)

@@ -71,9 +71,11 @@ def write(setup, images):
     db_env = os.path.join(setup["compose_dir"], "db.env")
     fd = os.open(db_env, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.write("WA_DB_ENGINE=%s\nWA_DB_HOSTNAME=127.0.0.1\nWA_DB_PORT=%d\nWA_DB_USERNAME=root\n"
+        handle.write("WA_DB_ENGINE=%s\nWA_DB_HOSTNAME=127.0.0.1\nWA_DB_PORT=%d\nWA_DB_USERNAME=%s\n"
                      "WA_DB_PASSWORD=%s\nWA_DB_CONNECTION_IDLE_TIMEOUT=180000\n"
-                     % ("MYSQL" if setup["engine"] == "mysql" else "PGSQL", setup["db_port"], setup["db_password"]))
+                     % (("MYSQL" if setup["engine"] == "mysql" else "PGSQL", setup["db_port"])
+                        + (setup.get("client_db_user", "root"),
+                           setup.get("client_db_password") or setup["db_password"])))
     path = os.path.join(setup["compose_dir"], "docker-compose.yml")
     with open(path, "w", encoding="utf-8") as handle:
         # JSON is YAML: no PyYAML needed by the lab.

@@ -196,6 +196,31 @@ def stop_server(engine, datadir, pid):
         stop_pid(pid)
 
 
+# The rights of a managed service's admin user: RDS's master user on MySQL/MariaDB (no SUPER, no FILE, no
+# SHUTDOWN); on PostgreSQL a role that is no superuser, with CREATEDB and CREATEROLE as RDS's, and REPLICATION in
+# place of RDS's rds_replication role (with rds.logical_replication on).
+MANAGED_RIGHTS = {
+    "mysql": ("SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, RELOAD, PROCESS, REFERENCES, INDEX, ALTER, "
+              "SHOW DATABASES, CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE, REPLICATION SLAVE, BINLOG MONITOR, "
+              "CREATE VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, CREATE USER, EVENT, TRIGGER"),
+    "pgsql": "LOGIN CREATEDB CREATEROLE REPLICATION",
+}
+
+
+def create_managed_user(engine, port, root_password, tls_dir, user, password):
+    """``user`` with MANAGED_RIGHTS, logging in over TCP from 127.0.0.1."""
+    conn = connect(engine, port, root_password, tls_dir=tls_dir)
+    try:
+        with conn.cursor() as cur:
+            if engine == "mysql":
+                cur.execute("CREATE USER %s@'127.0.0.1' IDENTIFIED BY %s", (user, password))
+                cur.execute("GRANT %s ON *.* TO %%s@'127.0.0.1' WITH GRANT OPTION" % MANAGED_RIGHTS[engine], (user,))
+            else:
+                cur.execute("CREATE ROLE %s %s PASSWORD %%s" % (user, MANAGED_RIGHTS[engine]), (password,))
+    finally:
+        conn.close()
+
+
 def connect(engine, port, password, dbname=None, tls_dir=None):
     """root's connection over TCP; with ``tls_dir`` over TLS, the certificate checked against its CA."""
     if engine == "mysql":

@@ -63,3 +63,20 @@ def test_a_plaintext_login_refused_names_the_tls_settings():
     maria = RuntimeError("(1045, \"Access denied for user 'root'@'127.0.0.1' (using password: YES)\")")
     assert "wa_db_ssl_mode" in connect_hint(maria, {"ssl_mode": "disable"})
     assert connect_hint(maria, {"ssl_mode": "verify-full"}) == ""
+
+
+def test_the_rights_to_create_the_copy_are_read_from_the_global_grants():
+    from ansible_collections.wabiz.migration.plugins.module_utils._db import MYSQL_CREATE_RIGHTS, mysql_global_rights
+    # Recorded SHOW GRANTS lines: RDS's master user (MySQL 8), a reader, MariaDB's root.
+    rds = ["GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, RELOAD, PROCESS, REFERENCES, INDEX, ALTER, SHOW "
+           "DATABASES, CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE, REPLICATION SLAVE, REPLICATION CLIENT, CREATE "
+           "VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, CREATE USER, EVENT, TRIGGER ON *.* TO `admin`@`%` WITH "
+           "GRANT OPTION", "GRANT APPLICATION_PASSWORD_ADMIN,ROLE_ADMIN ON *.* TO `admin`@`%` WITH GRANT OPTION"]
+    rights, account = mysql_global_rights(rds)
+    assert set(MYSQL_CREATE_RIGHTS) <= rights and account == "`admin`@`%`" and "SUPER" not in rights
+    rights, account = mysql_global_rights([
+        "GRANT SELECT, SHOW DATABASES ON *.* TO `reader`@`127.0.0.1` IDENTIFIED BY PASSWORD '*ABC'",
+        "GRANT ALL PRIVILEGES ON `wa%`.* TO `reader`@`127.0.0.1`"])
+    assert rights == {"SELECT", "SHOW DATABASES"} and account == "`reader`@`127.0.0.1`"
+    rights, dummy = mysql_global_rights(["GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION"])
+    assert rights == {"ALL PRIVILEGES"}

@@ -52,7 +52,7 @@ except ImportError:
 
 from ansible_collections.wabiz.migration.plugins.module_utils._binlog import (
     binlog_problems, position, position_problem, snapshot_position)
-from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError, checksum_of
+from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError, checksum_of, pg_ssl_arguments
 from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import (
     BUCKETS, MAX_DIFFERING_BUCKETS, PG_SESSION, Changes, bucket_sums, copy_rows, counters, database_shape, differing_keys,
     key_condition, row_digests, sync_counters, sync_keys, sync_rows, table_checksum, table_sums)
@@ -123,7 +123,8 @@ class ExportedSlot(object):
         try:
             self.conn = psycopg2.connect(
                 host=server.host, port=server.port, user=server.user, password=server.password, dbname=self.dbname,
-                connect_timeout=server.connect_timeout, connection_factory=psycopg2.extras.LogicalReplicationConnection)
+                connect_timeout=server.connect_timeout, connection_factory=psycopg2.extras.LogicalReplicationConnection,
+                **pg_ssl_arguments(server.tls))
             cur = self.conn.cursor()
             cur.execute('CREATE_REPLICATION_SLOT %s LOGICAL %s EXPORT_SNAPSHOT' % (self.slot, PLUGIN))
             _name, self.lsn, self.snapshot, _plugin = cur.fetchone()

@@ -55,15 +55,13 @@ from ansible_collections.wabiz.migration.plugins.module_utils._binlog import (
 from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError, checksum_of, pg_ssl_arguments
 from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import (
     BUCKETS, MAX_DIFFERING_BUCKETS, PG_SESSION, Changes, bucket_sums, copy_rows, counters, database_shape, differing_keys,
-    key_condition, row_digests, sync_counters, sync_keys, sync_rows, table_checksum, table_sums)
+    differing_rows, key_condition, sync_counters, sync_keys, sync_rows, table_checksum, table_sums)
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import ToolError, parallel, read_manifest
 
 PLUGIN = 'test_decoding'
 SLOT_PREFIX = 'wabiz_'
 FETCH = 5000
 FLUSH_SECONDS = 10.0
-# Row groups whose rows the capture mends at a time (their keys and digests are held meanwhile).
-MEND_BUCKETS = 256
 # A MariaDB capture then catches up (``caught_up``) at most this many times, stopping once a pass compared no more
 # rows than CATCH_UP_ENOUGH: each pass's work follows what was written during the one before.
 CATCH_UP_PASSES = 3
@@ -416,8 +414,7 @@ def _capture_table(at, target, dbname, table, target_db):
     mended on the target to equal them, with their digests at that moment (None: no such row then).
 
     However much changed since the copy ahead, it is mended by rows here, ahead of the downtime (a busy table's
-    rows churn during a long copy ahead), MEND_BUCKETS groups at a time so that only their rows' digests are
-    held at once."""
+    rows churn during a long copy ahead)."""
     want, have = table_sums(at, target, dbname, table, target_db)
     entry = {'rows': sum(count for count, total in want.values()),
              'sum': str(sum(total for count, total in want.values())), 'mended': []}
@@ -425,22 +422,15 @@ def _capture_table(at, target, dbname, table, target_db):
         return entry, None
     if not table.rows_copyable:
         return entry, 'differs and cannot be mended row by row (no primary key, triggers, foreign keys or generated columns)'
-    differing = sorted(b for b in set(want) | set(have) if want.get(b) != have.get(b))
-
-    def digests_of(groups):
-        return parallel(2, {'source': lambda: row_digests(at, dbname, table, groups, as_text=True),
-                            'target': lambda: row_digests(target, target_db, table, groups, as_text=True)})
-    mended = []
-    for start in range(0, len(differing), MEND_BUCKETS):
-        digests = digests_of(set(differing[start:start + MEND_BUCKETS]))
-        stale, wanted = differing_keys(digests['source'], digests['target'])
-        copy_rows(at, target, dbname, table, stale, wanted, target_db,
-                  condition=lambda server, keys: key_condition(server, table, keys))
-        # With each key the row changes the mend itself logs on the target (a delete, an insert, or both): the
-        # sync leaves a key alone whose logged changes on the target are exactly these.
-        mended.extend([list(key), digests['source'].get(key), (key in stale) + (key in wanted)]
-                      for key in set(stale) | set(wanted))
-    if bucket_sums(target, target_db, table, set(differing)) != dict((b, want[b]) for b in differing if b in want):
+    differing = set(b for b in set(want) | set(have) if want.get(b) != have.get(b))
+    stale, wanted = differing_rows(at, target, dbname, table, differing, target_db, as_text=True)
+    copy_rows(at, target, dbname, table, stale, list(wanted), target_db,
+              condition=lambda server, keys: key_condition(server, table, keys))
+    # With each key the row changes the mend itself logs on the target (a delete, an insert, or both): the sync
+    # leaves a key alone whose logged changes on the target are exactly these.
+    deleted = set(stale)
+    mended = [[list(key), wanted.get(key), (key in deleted) + (key in wanted)] for key in deleted | set(wanted)]
+    if bucket_sums(target, target_db, table, differing) != dict((b, want[b]) for b in differing if b in want):
         return entry, 'did not verify after its rows were mended'
     entry['mended'] = sorted(mended)
     return entry, None

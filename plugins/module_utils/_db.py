@@ -45,6 +45,9 @@ MYSQL_SESSION = ("SET time_zone = '+00:00', "
                  "sql_mode = 'NO_AUTO_VALUE_ON_ZERO,STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'")
 # MySQL 8 serves information_schema's AUTO_INCREMENT and sizes from a cache (a day old by default).
 MYSQL8_SESSION = 'SET information_schema_stats_expiry = 0'
+# Rows read from a cursor on the server at a time; how long a MySQL/MariaDB server waits for its reader.
+STREAM_BATCH = 5000
+STREAM_WAIT_SECONDS = 3600
 PG_SESSION_OPTIONS = ('-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=postgres -c extra_float_digits=3 '
                       '-c bytea_output=hex')
 
@@ -319,6 +322,39 @@ class Server(object):
         """PostgreSQL: COPY ... FROM STDIN out of a file object."""
         self._cursor_call(dbname, lambda cur: cur.copy_expert(sql, handle))
 
+    def stream(self, sql, params=None, dbname=None):
+        """Yields the rows of a query as the server sends them, STREAM_BATCH at a time (a cursor on the server),
+        so that a large result is never held whole. The connection serves nothing else until they are read."""
+        conn = self.connection(dbname)
+        own_transaction = self.engine == 'pgsql' and conn.autocommit  # else: the snapshot's, which goes on
+        try:
+            if self.engine == 'mysql':
+                cursor = conn.cursor(pymysql.cursors.SSCursor)
+                # The server gives up on a reader that waits (for the other server's sort) longer than this.
+                cursor.execute('SET SESSION net_write_timeout = %d' % STREAM_WAIT_SECONDS)
+            else:
+                if own_transaction:
+                    conn.autocommit = False  # a cursor on the server lives in a transaction
+                cursor = conn.cursor('wabiz_stream')
+                cursor.itersize = STREAM_BATCH
+            with cursor:
+                cursor.execute(sql, params)
+                while True:
+                    rows = cursor.fetchmany(STREAM_BATCH)
+                    if not rows:
+                        break
+                    for row in rows:
+                        yield row
+        except self.driver_errors() as exc:
+            raise self._failed(dbname, exc)
+        finally:
+            if own_transaction and dbname in self._conns:
+                try:
+                    conn.rollback()
+                    conn.autocommit = True
+                except psycopg2.Error:
+                    self._conns.pop(dbname, None)
+
     def _run(self, sql, params, dbname, fetch, many=False):
         def call(cur):
             (cur.executemany if many else cur.execute)(sql, params)
@@ -331,10 +367,13 @@ class Server(object):
             with conn.cursor() as cur:
                 return call(cur)
         except self.driver_errors() as exc:
-            # A server that dies mid-query: say which one, and forget the broken connection.
-            self._conns.pop(dbname, None)
-            raise DbError('The %s failed%s: %s' % (self.describe(), ' (database %s)' % dbname if dbname else '',
-                                                   str(exc).strip()))
+            raise self._failed(dbname, exc)
+
+    def _failed(self, dbname, exc):
+        """A server that dies mid-query: the error names which one, and the broken connection is forgotten."""
+        self._conns.pop(dbname, None)
+        return DbError('The %s failed%s: %s' % (self.describe(), ' (database %s)' % dbname if dbname else '',
+                                                str(exc).strip()))
 
     def driver_errors(self):
         return (pymysql.MySQLError,) if self.engine == 'mysql' else (psycopg2.Error,)

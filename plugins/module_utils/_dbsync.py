@@ -26,7 +26,7 @@ __metaclass__ = type
 import io
 
 from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError, checksum_of, row_digest
-from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import parallel
+from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import ReadAhead, parallel
 
 BUCKETS = 4096
 # More differing buckets than this and the table changed too much for rows to be cheaper than a copy.
@@ -242,15 +242,58 @@ def _key_columns(server, table):
     return ', '.join('t.' + server.quote(k) for k in table.primary_key)
 
 
-def row_digests(server, dbname, table, buckets, as_text=False):
-    """{primary key tuple: row digest} of the rows in ``buckets``; ``as_text``: keys as their output text."""
+def bucket_digests(server, dbname, table, buckets, as_text=False):
+    """Yields (bucket, {primary key tuple: row digest}) for each of ``buckets`` that holds rows, in bucket order,
+    one bucket's rows at a time; ``as_text``: keys as their output text."""
     bucket, digest, source = expressions(server, table)
     keys = key_text(server, table) if as_text else _key_columns(server, table)
-    sql = 'SELECT %s, %s FROM %s%s' % (keys, digest, source, _only(bucket, buckets))
+    sql = 'SELECT %s, %s, %s FROM %s%s ORDER BY 1' % (bucket, keys, digest, source, _only(bucket, buckets))
     width = len(table.primary_key)
     # Parameters given (none) so that the driver reads key_text's %% as the % of format().
     params = () if as_text and server.engine == 'pgsql' else None
-    return dict((tuple(row[:width]), row[width]) for row in server.query(sql, params, dbname=dbname))
+    current, rows = None, {}
+    for row in server.stream(sql, params, dbname=dbname):
+        if row[0] != current:
+            if rows:
+                yield current, rows
+            current, rows = row[0], {}
+        rows[tuple(row[1:width + 1])] = row[width + 1]
+    if rows:
+        yield current, rows
+
+
+def _by_bucket(source, target):
+    """Pairs ({key: digest} of the source, of the target) per bucket, from two streams in bucket order."""
+    ended = (None, None)
+    have_source, have_target = next(source, ended), next(target, ended)
+    while have_source is not ended or have_target is not ended:
+        if have_target is ended or (have_source is not ended and have_source[0] < have_target[0]):
+            yield have_source[1], {}
+            have_source = next(source, ended)
+        elif have_source is ended or have_target[0] < have_source[0]:
+            yield {}, have_target[1]
+            have_target = next(target, ended)
+        else:
+            yield have_source[1], have_target[1]
+            have_source, have_target = next(source, ended), next(target, ended)
+
+
+def differing_rows(source, target, dbname, table, buckets, target_db=None, as_text=False):
+    """The rows of ``buckets`` that differ: (keys to delete on the target, {key to copy: its digest on the
+    source}). Both servers are read at once, each once, in bucket order, and only a few buckets' rows are held
+    at a time: what stays in memory is the keys that differ, not the table."""
+    streams = [ReadAhead(bucket_digests(server, db, table, buckets, as_text))
+               for server, db in ((source, dbname), (target, target_db or dbname))]
+    stale, wanted = [], {}
+    try:
+        for source_rows, target_rows in _by_bucket(*streams):
+            delete, copy = differing_keys(source_rows, target_rows)
+            stale.extend(delete)
+            wanted.update((key, source_rows[key]) for key in copy)
+    finally:
+        for stream in streams:
+            stream.close()
+    return stale, wanted
 
 
 def differing_keys(source, target):
@@ -438,10 +481,8 @@ def sync_rows(source, target, dbname, table, want, have, target_db=None):
     if len(differing) > MAX_DIFFERING_BUCKETS:
         return None
     target_db = target_db or dbname
-    digests = parallel(2, {'source': lambda: row_digests(source, dbname, table, differing),
-                           'target': lambda: row_digests(target, target_db, table, differing)})
-    stale, wanted = differing_keys(digests['source'], digests['target'])
-    copy_rows(source, target, dbname, table, stale, wanted, target_db)
+    stale, wanted = differing_rows(source, target, dbname, table, differing, target_db)
+    copy_rows(source, target, dbname, table, stale, list(wanted), target_db)
     again = bucket_sums(target, target_db, table, differing)
     verified = again == dict((b, want[b]) for b in differing if b in want)
     return {'deleted': len(stale), 'copied': len(wanted), 'verified': verified}

@@ -6,7 +6,8 @@ what information_schema rows of MySQL 8 (recorded from a MySQL 8.0 server) mean 
 
 from ansible_collections.wabiz.migration.plugins.module_utils._db import Server, row_digest
 from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import (
-    BUCKETS, Table, _key_condition, differing_keys, expressions, mysql_generated, table_checksum)
+    BUCKETS, Table, _by_bucket, _key_condition, differing_keys, differing_rows, expressions, mysql_generated,
+    table_checksum)
 
 
 def table(primary_key=("id",), columns=("id", "body")):
@@ -22,6 +23,35 @@ def test_differing_keys_finds_changed_missing_and_extra_rows():
     stale, wanted = differing_keys(source, target)
     assert sorted(stale) == [(2,), (4,)]  # changed and extra rows go on the target
     assert sorted(wanted) == [(2,), (3,)]  # changed and missing rows come from the source
+
+
+def test_buckets_pair_up_when_either_side_has_none():
+    source = iter([(1, {(1,): 10}), (3, {(3,): 30}), (7, {(7,): 70})])
+    target = iter([(0, {(0,): 1}), (3, {(3,): 31}), (9, {(9,): 90})])
+    assert list(_by_bucket(source, target)) == [({}, {(0,): 1}), ({(1,): 10}, {}), ({(3,): 30}, {(3,): 31}),
+                                               ({(7,): 70}, {}), ({}, {(9,): 90})]
+
+
+class Streamed(Server):
+    """A server whose queries answer with rows given here (bucket, key, digest), in bucket order."""
+
+    def __init__(self, rows):
+        super(Streamed, self).__init__("pgsql", "127.0.0.1", 5432, "u", "p")
+        self.rows, self.queries = rows, []
+
+    def stream(self, sql, params=None, dbname=None):
+        self.queries.append(sql)
+        return iter(self.rows)
+
+
+def test_differing_rows_reads_each_side_once_in_bucket_order():
+    source = Streamed([(2, 1, 10), (2, 4097, 40), (5, 2, 20), (6, 3, 30)])
+    target = Streamed([(2, 1, 10), (2, 4097, 41), (5, 2, 20), (8, 9, 90)])
+    stale, wanted = differing_rows(source, target, "db", table(), {2, 5, 6, 8})
+    assert sorted(stale) == [(9,), (4097,)]
+    assert wanted == {(3,): 30, (4097,): 40}  # the source's digest of each row to copy
+    for server in (source, target):
+        assert len(server.queries) == 1 and server.queries[0].endswith("IN (2, 5, 6, 8) ORDER BY 1")
 
 
 def test_equal_maps_differ_in_nothing():

@@ -144,7 +144,40 @@ class Traffic:
         return self.accepted
 
 
+STALE_LAB_PROJECT = re.compile(r"^t([a-z0-9_]+)-(old|new)$")  # a test lab's compose projects: start_lab's names
+_swept = []
+
+
+def sweep_stale_labs():
+    """Removes the client containers and volumes of test labs whose work directory is gone: a run killed before
+    its teardown leaves them, and their restart policy brings them back, crash-looping, with every start of the
+    Docker engine, beside the next run's labs and benchmarks. Once per process."""
+    if _swept:
+        return
+    _swept.append(True)
+    listed = subprocess.run(["docker", "ps", "-a", "--format", '{{.ID}} {{.Label "com.docker.compose.project"}}'],
+                            stdout=subprocess.PIPE, text=True, check=False).stdout
+    stale = set()
+    for line in listed.splitlines():
+        container, _, project = line.partition(" ")
+        match = STALE_LAB_PROJECT.match(project)
+        if match and not os.path.isdir("/var/tmp/wabiz-test-" + match.group(1)):
+            stale.add((container, project))
+    if not stale:
+        return
+    subprocess.run(["docker", "rm", "-f", "-v"] + [c for c, p in stale], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=False)
+    volumes = subprocess.run(["docker", "volume", "ls", "-q"], stdout=subprocess.PIPE, text=True,
+                             check=False).stdout.split()
+    projects = set(p for c, p in stale)
+    doomed = [v for v in volumes if any(v.startswith(p + "_") for p in projects)]
+    if doomed:
+        subprocess.run(["docker", "volume", "rm"] + doomed, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       check=False)
+
+
 def start_lab(engine, shards, messages=300, tls=False, managed=False):
+    sweep_stale_labs()
     workdir = tempfile.mkdtemp(prefix="wabiz-test-", dir="/var/tmp")
     name = "t%s" % os.path.basename(workdir).rsplit("-", 1)[-1].lower()
     lab = Lab(workdir, name)

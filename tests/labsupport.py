@@ -159,7 +159,7 @@ def sweep_stale_labs():
                             stdout=subprocess.PIPE, text=True, check=False).stdout
     stale = set()
     for line in listed.splitlines():
-        container, _, project = line.partition(" ")
+        container, dummy, project = line.partition(" ")
         match = STALE_LAB_PROJECT.match(project)
         if match and not os.path.isdir("/var/tmp/wabiz-test-" + match.group(1)):
             stale.add((container, project))

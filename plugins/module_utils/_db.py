@@ -343,8 +343,7 @@ class Server(object):
                     rows = cursor.fetchmany(STREAM_BATCH)
                     if not rows:
                         break
-                    for row in rows:
-                        yield row
+                    yield from rows
         except self.driver_errors() as exc:
             raise self._failed(dbname, exc)
         finally:

@@ -28,8 +28,8 @@ def test_differing_keys_finds_changed_missing_and_extra_rows():
 def test_buckets_pair_up_when_either_side_has_none():
     source = iter([(1, {(1,): 10}), (3, {(3,): 30}), (7, {(7,): 70})])
     target = iter([(0, {(0,): 1}), (3, {(3,): 31}), (9, {(9,): 90})])
-    assert list(_by_bucket(source, target)) == [({}, {(0,): 1}), ({(1,): 10}, {}), ({(3,): 30}, {(3,): 31}),
-                                               ({(7,): 70}, {}), ({}, {(9,): 90})]
+    assert list(_by_bucket(source, target)) == [
+        ({}, {(0,): 1}), ({(1,): 10}, {}), ({(3,): 30}, {(3,): 31}), ({(7,): 70}, {}), ({}, {(9,): 90})]
 
 
 class Streamed(Server):

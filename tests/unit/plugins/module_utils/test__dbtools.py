@@ -19,8 +19,7 @@ def test_reading_ahead_keeps_order_and_stops_its_source_when_left():
 
     def numbers():
         try:
-            for number in range(1000):
-                yield number
+            yield from range(1000)
         finally:
             closed.append(True)
     assert list(ReadAhead(numbers(), depth=2)) == list(range(1000))

@@ -31,9 +31,11 @@ SETTLE_SECONDS = 3.0
 # PostgreSQL, per database: rows written to its tables, and catalog rows inserted or deleted (what DDL does).
 # Not pg_stat_database's totals: they count the catalog rows autovacuum's ANALYZE writes (pg_statistic, and
 # pg_class updates), which go on after the client stopped and are no writer's.
-PG_COUNTERS = ("SELECT (SELECT COALESCE(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables), "
-               "(SELECT COALESCE(sum(n_tup_ins + n_tup_del), 0) FROM pg_stat_sys_tables "
-               "WHERE relname <> 'pg_statistic')")
+PG_ROWS_WRITTEN = "SELECT COALESCE(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables"
+# Per catalog table, so that a refusal says what kind of change it saw (pg_attribute and pg_class: a table made
+# or altered, a temporary one too).
+PG_SCHEMA_CHANGES = ("SELECT relname, n_tup_ins + n_tup_del FROM pg_stat_sys_tables "
+                     "WHERE relname <> 'pg_statistic' AND n_tup_ins + n_tup_del > 0")
 # Between two readings of PostgreSQL's write counters that must agree before the fence stands.
 STATS_SETTLE_SECONDS = 0.25
 # Rows written to tables (MariaDB counts its internal temporary tables apart, as Handler_tmp_*) and schema
@@ -144,8 +146,9 @@ class WriteFence(object):
             out = {}
             for dbname in self.databases:
                 server.query('SELECT pg_stat_clear_snapshot()', dbname=dbname)
-                written, schema = server.query(PG_COUNTERS, dbname=dbname)[0]
-                out.update({'%s rows written' % dbname: int(written), '%s schema changes' % dbname: int(schema)})
+                out['%s rows written' % dbname] = int(server.query(PG_ROWS_WRITTEN, dbname=dbname)[0][0])
+                out.update(('%s schema changes (%s)' % (dbname, table), int(changed))
+                           for table, changed in server.query(PG_SCHEMA_CHANGES, dbname=dbname))
             return out
         if int(server.query('SELECT @@performance_schema')[0][0]):
             rows = server.query('SELECT object_schema, object_name, count_insert, count_update, count_delete FROM '

@@ -17,8 +17,9 @@ description:
   - Raises a write fence first. No session other than the module's own may be connected to the source databases
     (from any host, as any user; a session with no current database counts on MySQL/MariaDB), and the source's
     write counters are read (on PostgreSQL rows written, summed per database, and catalog rows inserted or deleted
-    per catalog table; per table on MySQL with performance_schema on, else for the whole server). After the last comparison both are checked again; a session found, or a counter that moved,
-    fails the module naming them, and the copy is not trusted. The source is not switched to read-only.
+    per catalog table; per table on MySQL with performance_schema on, else for the whole server). After the last
+    comparison both are checked again; a session found, or a counter that moved, fails the module naming them, and
+    the copy is not trusted. The source is not switched to read-only.
   - Reads every table on both servers as the row counts and digest sums of 4096 groups of rows (by primary key).
     A row's digest is 64 bits of MD5 (MySQL/MariaDB) or of a second hash round over the record hash (PostgreSQL)
     of an unambiguous encoding of the row (NULL apart from empty, bytes as bytes, TIMESTAMP as UTC, floats exact,

@@ -330,8 +330,6 @@ class ReadAhead(object):
             raise StopIteration
         return item
 
-    next = __next__
-
     def close(self):
         self.stop.set()
         self.thread.join()

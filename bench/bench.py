@@ -376,9 +376,10 @@ def clean_pgcopydb(lab, names):
 
 
 def median_run(runs):
-    """The run with the median downtime (an odd number of runs), with every run's downtime beside it."""
+    """The run with the median downtime (an odd number of runs), with every run's downtime beside it and the
+    peak RSS of all of them."""
     chosen = sorted(runs, key=lambda r: r["downtime"])[(len(runs) - 1) // 2]
-    return dict(chosen, samples=[r["downtime"] for r in runs])
+    return dict(chosen, samples=[r["downtime"] for r in runs], peak_rss_mb=max(r["peak_rss_mb"] for r in runs))
 
 
 def bench_engine(engine, size_mb, shards, options, repeat=1, baseline=None, peers=True, mode=""):
@@ -439,6 +440,7 @@ def table(results, options):
         "opt %d / floor" % o for o in options] + ["peer / opt %d" % o for o in options]
     if baseline:
         head += ["baseline opt %d s" % o for o in options] + ["opt %d / baseline" % o for o in options]
+    head.append("peak RSS MB")
 
     def cell(run, key="downtime"):
         return "%.1f" % run[key] if run else "-"
@@ -459,12 +461,20 @@ def table(results, options):
             row += (["%.1f" % r["baseline_option%d" % o]["downtime"] for o in options]
                     + ["%.2f" % (r["option%d" % o]["downtime"] / r["baseline_option%d" % o]["downtime"])
                        for o in options])
+        row.append("%.0f" % peak_rss(r))
         rows.append(row)
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
 
     def line(cells):
         return "| " + " | ".join(str(c).rjust(w) for c, w in zip(cells, widths)) + " |"
     return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows])
+
+
+def peak_rss(result):
+    """The biggest single process any run of this checkout started (ansible-playbook, a module, a database tool);
+    the peers' are left out: they are not the collection's."""
+    return max(run["peak_rss_mb"] for key, run in result.items()
+               if key.startswith("option") and isinstance(run, dict))
 
 
 def growth(results, options):
@@ -501,6 +511,8 @@ def main(argv=None):
                                            "its options run beside this one's on the same lab and data")
     parser.add_argument("--capture", choices=("auto", "off"), default="auto",
                         help="with --baseline: this checkout's wabiz_change_capture (off: is the fallback as fast?)")
+    parser.add_argument("--no-peers", dest="peers", action="store_false",
+                        help="leave out the peers (a memory check at a size where they would take an hour)")
     args = parser.parse_args(argv)
     options = [int(o) for o in args.options.split(",")]
     sizes = [int(size) for size in args.size_mb.split(",")]
@@ -510,7 +522,7 @@ def main(argv=None):
     baseline = Checkout(os.path.abspath(args.baseline), "baseline") if args.baseline else None
     try:
         # Side by side with a baseline, the peers are left out: the comparison is of the two checkouts.
-        results = [bench_engine(engine, size, args.shards, options, args.repeat, baseline, peers=baseline is None,
+        results = [bench_engine(engine, size, args.shards, options, args.repeat, baseline, peers=args.peers and baseline is None,
                                 mode="_off" if args.capture == "off" else "")
                    for engine in engines for size in sizes]
     finally:

@@ -59,10 +59,23 @@ def drop_client_databases(lab, name):
         srv.close()
 
 
+def purge_binary_logs(lab, name):
+    """MariaDB: the binary log written so far goes (the seeding's on the old server, a run's copy on the new one).
+    At 16 GB each would fill the disk; no run reads it (change capture and the replication peer start later)."""
+    srv = lab.server(name)
+    try:
+        if srv.engine == "mysql":
+            srv.query("FLUSH BINARY LOGS")
+            srv.query("PURGE BINARY LOGS BEFORE NOW()")
+    finally:
+        srv.close()
+
+
 def reset(lab):
     """Back to the state before a migration: the old client serving, the new server and host empty."""
     lab.run("client", "down", "new")
     drop_client_databases(lab, "new")
+    purge_binary_logs(lab, "new")
     lab.run("client", "up", "old")
     lab.client("old").wait_health(timeout=120, shards=lab.setup("old")["shards"] or None)
     for path in [os.path.join(lab.workdir, "runs")] + [os.path.join(lab.workdir, n, "backups") for n in ("old", "new")]:
@@ -148,6 +161,7 @@ def measure_floor(lab, databases, work, repeat=1):
         samples, peak = [], 0.0
         for dummy in range(repeat):
             drop_client_databases(lab, "new")
+            purge_binary_logs(lab, "new")
             shutil.rmtree(os.path.join(work, "mydumper"), ignore_errors=True)
             seconds, run_peak = timed(["bash", "-euo", "pipefail", "-c", script, "floor"] + sorted(databases), env=env)
             samples.append(round(seconds, 2))
@@ -393,6 +407,7 @@ def bench_engine(engine, size_mb, shards, options, repeat=1, baseline=None, peer
         started = time.time()
         lab.run("seed", "--messages", str(max(1000, size_mb * 1024 * 1024 // ROW_BYTES[engine])), "--size", str(PAYLOAD))
         lab.run("inventory")
+        purge_binary_logs(lab, "old")
         databases = client_databases(lab, "old")
         log("seeded in %.0f s: %s" % (time.time() - started, ", ".join(
             "%s %.0f MB" % (d, s / 1e6) for d, s in sorted(databases.items()))))

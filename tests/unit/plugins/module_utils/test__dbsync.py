@@ -6,7 +6,7 @@ what information_schema rows of MySQL 8 (recorded from a MySQL 8.0 server) mean 
 
 from ansible_collections.wabiz.migration.plugins.module_utils._db import Server, row_digest
 from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import (
-    BUCKETS, Table, _by_bucket, _key_condition, differing_keys, differing_rows, expressions, mysql_generated,
+    BUCKETS, IN_MEMORY_ROWS, Table, _by_bucket, _key_condition, differing_keys, differing_rows, expressions, mysql_generated,
     table_checksum)
 
 
@@ -44,14 +44,27 @@ class Streamed(Server):
         return iter(self.rows)
 
 
+SOURCE_ROWS = [(2, 1, 10), (2, 4097, 40), (5, 2, 20), (6, 3, 30)]
+TARGET_ROWS = [(2, 1, 10), (2, 4097, 41), (5, 2, 20), (8, 9, 90)]
+
+
 def test_differing_rows_reads_each_side_once_in_bucket_order():
-    source = Streamed([(2, 1, 10), (2, 4097, 40), (5, 2, 20), (6, 3, 30)])
-    target = Streamed([(2, 1, 10), (2, 4097, 41), (5, 2, 20), (8, 9, 90)])
-    stale, wanted = differing_rows(source, target, "db", table(), {2, 5, 6, 8})
+    source, target = Streamed(SOURCE_ROWS), Streamed(TARGET_ROWS)
+    stale, wanted = differing_rows(source, target, "db", table(), {2, 5, 6, 8}, IN_MEMORY_ROWS + 1)
     assert sorted(stale) == [(9,), (4097,)]
     assert wanted == {(3,): 30, (4097,): 40}  # the source's digest of each row to copy
     for server in (source, target):
         assert len(server.queries) == 1 and server.queries[0].endswith("IN (2, 5, 6, 8) ORDER BY 1")
+
+
+def test_few_differing_rows_are_read_unsorted_with_the_same_outcome():
+    # The server returns them in any order: shuffled here, unlike what the ordered reading needs.
+    source, target = Streamed(SOURCE_ROWS[::-1]), Streamed(TARGET_ROWS[1:] + TARGET_ROWS[:1])
+    stale, wanted = differing_rows(source, target, "db", table(), {2, 5, 6, 8}, IN_MEMORY_ROWS)
+    assert sorted(stale) == [(9,), (4097,)]
+    assert wanted == {(3,): 30, (4097,): 40}
+    for server in (source, target):
+        assert len(server.queries) == 1 and server.queries[0].endswith("IN (2, 5, 6, 8)")
 
 
 def test_equal_maps_differ_in_nothing():

@@ -252,8 +252,8 @@ def bucket_digests(server, dbname, table, buckets, as_text=False, ordered=True):
     ``as_text``: keys as their output text."""
     bucket, digest, source = expressions(server, table)
     keys = key_text(server, table) if as_text else _key_columns(server, table)
-    sql = 'SELECT %s, %s, %s FROM %s%s%s' % (bucket, keys, digest, source, _only(bucket, buckets),
-                                            ' ORDER BY 1' if ordered else '')
+    order = ' ORDER BY 1' if ordered else ''
+    sql = 'SELECT %s, %s, %s FROM %s%s%s' % (bucket, keys, digest, source, _only(bucket, buckets), order)
     width = len(table.primary_key)
     # Parameters given (none) so that the driver reads key_text's %% as the % of format().
     params = () if as_text and server.engine == 'pgsql' else None

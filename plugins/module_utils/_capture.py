@@ -55,7 +55,7 @@ from ansible_collections.wabiz.migration.plugins.module_utils._binlog import (
 from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError, checksum_of, pg_ssl_arguments
 from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import (
     BUCKETS, MAX_DIFFERING_BUCKETS, PG_SESSION, Changes, bucket_sums, copy_rows, counters, database_shape, differing_keys,
-    differing_rows, key_condition, rows_in, sync_counters, sync_keys, sync_rows, table_checksum, table_sums)
+    differing_rows, key_condition, sync_counters, sync_keys, sync_rows, table_checksum, table_sums)
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import ToolError, parallel, read_manifest
 
 PLUGIN = 'test_decoding'
@@ -423,8 +423,7 @@ def _capture_table(at, target, dbname, table, target_db):
     if not table.rows_copyable:
         return entry, 'differs and cannot be mended row by row (no primary key, triggers, foreign keys or generated columns)'
     differing = set(b for b in set(want) | set(have) if want.get(b) != have.get(b))
-    stale, wanted = differing_rows(at, target, dbname, table, differing,
-                                   rows_in(want, differing) + rows_in(have, differing), target_db, as_text=True)
+    stale, wanted = differing_rows(at, target, dbname, table, differing, (want, have), target_db, as_text=True)
     copy_rows(at, target, dbname, table, stale, list(wanted), target_db,
               condition=lambda server, keys: key_condition(server, table, keys))
     # With each key the row changes the mend itself logs on the target (a delete, an insert, or both): the sync

@@ -285,17 +285,12 @@ def _by_bucket(source, target):
             have_source, have_target = next(source, ended), next(target, ended)
 
 
-def rows_in(sums, buckets):
-    """How many rows ``buckets`` hold, by a table's bucket sums."""
-    return sum(sums[b][0] for b in buckets if b in sums)
-
-
-def differing_rows(source, target, dbname, table, buckets, rows, target_db=None, as_text=False):
+def differing_rows(source, target, dbname, table, buckets, sums, target_db=None, as_text=False):
     """The rows of ``buckets`` that differ: (keys to delete on the target, {key to copy: its digest on the
-    source}). Both servers are read at once, each once. ``rows``, how many rows the buckets hold on both, decides
-    how: up to IN_MEMORY_ROWS whole, else in bucket order, only a few buckets' rows held at a time: what stays
-    in memory is then the keys that differ, not the table."""
-    ordered = rows > IN_MEMORY_ROWS
+    source}). Both servers are read at once, each once. How many rows the buckets hold on both, by ``sums`` (the
+    bucket sums of the source and of the target), decides how: up to IN_MEMORY_ROWS whole, else in bucket order,
+    only a few buckets' rows held at a time: what stays in memory is then the keys that differ, not the table."""
+    ordered = sum(side[b][0] for side in sums for b in buckets if b in side) > IN_MEMORY_ROWS
     streams = [ReadAhead(bucket_digests(server, db, table, buckets, as_text, ordered))
                for server, db in ((source, dbname), (target, target_db or dbname))]
     stale, wanted = [], {}
@@ -495,8 +490,7 @@ def sync_rows(source, target, dbname, table, want, have, target_db=None):
     if len(differing) > MAX_DIFFERING_BUCKETS:
         return None
     target_db = target_db or dbname
-    stale, wanted = differing_rows(source, target, dbname, table, differing,
-                                   rows_in(want, differing) + rows_in(have, differing), target_db)
+    stale, wanted = differing_rows(source, target, dbname, table, differing, (want, have), target_db)
     copy_rows(source, target, dbname, table, stale, list(wanted), target_db)
     again = bucket_sums(target, target_db, table, differing)
     verified = again == dict((b, want[b]) for b in differing if b in want)

@@ -64,6 +64,15 @@ def test_without_tls_the_servers_and_the_migration_refuse(tls_lab):
     assert messages(tls_lab, "old") == before
 
 
+def test_prefer_takes_the_tls_the_servers_offer(tls_lab):
+    # ssl_mode=prefer (the default): every connection of the preflight negotiates TLS, on MariaDB through the
+    # TLS context the collection's connections share; the servers refuse any without it.
+    rc, output = ansible_playbook(os.path.join(ROOT, "playbooks", "option2.yml"),
+                                  inventory_with(tls_lab, "prefer", {"wa_db_ssl_mode": "prefer"}), "--check")
+    assert rc == 0, output[-3000:]
+    assert "check mode changes nothing" in output, output[-3000:]
+
+
 def test_option2_over_tls_carries_everything(tls_lab):
     rc, output = option2(tls_lab)
     assert rc == 0, output[-4000:]

@@ -74,6 +74,19 @@ attributes:
     platforms: posix
 '''
 
+    # db_sync and db_capture: how many rows of differing row groups they hold at a time.
+    ROWS_IN_MEMORY = r'''
+options:
+  rows_in_memory:
+    description:
+      - At most this many rows of a table's differing row groups (both servers' together) are compared in memory
+        at a time, a few tens of MB per 100 000. More are split by ranges of row groups into private files in
+        O(dest) (a primary key and a digest per row) and compared range by range. Each server's rows are read
+        once either way. Lower it where the host that runs the module is short of memory.
+    type: int
+    default: 200000
+'''
+
     # db_dump and db_restore: the lock on the dump directory.
     WORK_LOCK = r'''
 options:

@@ -331,18 +331,19 @@ def _shape(server, dbname):
     return fingerprint, tables
 
 
-def capture_database(source, target, dbname, target_db, identities):
+def capture_database(source, target, dbname, target_db, identities, spill):
     """Start following one database: the copy compared (and mended) at one moment of the source, from which on
     the changes on both servers are known. Returns ('captured', record) or ('not captured', reason); a database
-    not captured has no slot left. ``identities``: {'source': ..., 'target': ...} of the two servers."""
+    not captured has no slot left. ``identities``: {'source': ..., 'target': ...} of the two servers; ``spill``:
+    how the rows of differing buckets are held (``_dbsync.Spill``)."""
     if target_db not in target.databases():
         return 'not captured', 'missing on the target'
     if source.engine == 'mysql':
-        return _capture_in_binlog(source, target, dbname, target_db)
-    return _capture_in_slots(source, target, dbname, target_db, identities)
+        return _capture_in_binlog(source, target, dbname, target_db, spill)
+    return _capture_in_slots(source, target, dbname, target_db, identities, spill)
 
 
-def _capture_in_binlog(source, target, dbname, target_db):
+def _capture_in_binlog(source, target, dbname, target_db, spill):
     """MariaDB: the target's binary log position first (every later write to the copy is in its log after it),
     then a consistent snapshot of the source and its binary log position, the copy compared at the snapshot."""
     target_at = position(target)
@@ -352,7 +353,7 @@ def _capture_in_binlog(source, target, dbname, target_db):
     except DbError:
         at.close()
         raise
-    fingerprint, record, problem = _compare_at(at, target, dbname, target_db)
+    fingerprint, record, problem = _compare_at(at, target, dbname, target_db, spill)
     if problem:
         return 'not captured', problem
     return 'captured', dict(source_binlog=source_at, target_binlog=target_at, target=target_db,
@@ -360,7 +361,7 @@ def _capture_in_binlog(source, target, dbname, target_db):
                             schema=fingerprint_digest(fingerprint), tables=record)
 
 
-def _capture_in_slots(source, target, dbname, target_db, identities):
+def _capture_in_slots(source, target, dbname, target_db, identities, spill):
     """PostgreSQL: a slot on the target first, then one on the source with an exported snapshot, the copy
     compared at the snapshot."""
     slots = {'source_slot': slot_name('src', identities['target'], dbname),
@@ -378,7 +379,7 @@ def _capture_in_slots(source, target, dbname, target_db, identities):
         target_lsn = create_slot(target, target_db, slots['target_slot'])
         with ExportedSlot(source, dbname, slots['source_slot']) as exported:
             fingerprint, record, problem = _compare_at(source.sibling(session=PG_SESSION, snapshot=exported.snapshot),
-                                                       target, dbname, target_db)
+                                                       target, dbname, target_db, spill)
             source_lsn = exported.lsn
     except Exception:
         try:
@@ -392,7 +393,7 @@ def _capture_in_slots(source, target, dbname, target_db, identities):
                             schema=fingerprint_digest(fingerprint), tables=record)
 
 
-def _compare_at(at, target, dbname, target_db):
+def _compare_at(at, target, dbname, target_db, spill):
     """(fingerprint, {label: table record}, problem) of the database compared (and mended) at the snapshot
     ``at`` reads."""
     try:
@@ -401,7 +402,7 @@ def _compare_at(at, target, dbname, target_db):
             return fingerprint, None, 'its schema differs on the two servers'
         record = {}
         for label, table in sorted(tables.items()):
-            record[label], problem = _capture_table(at, target, dbname, table, target_db)
+            record[label], problem = _capture_table(at, target, dbname, table, target_db, spill)
             if problem:
                 return fingerprint, None, 'table %s %s' % (label, problem)
         return fingerprint, record, None
@@ -409,7 +410,7 @@ def _compare_at(at, target, dbname, target_db):
         at.close()
 
 
-def _capture_table(at, target, dbname, table, target_db):
+def _capture_table(at, target, dbname, table, target_db, spill):
     """({rows, sum, mended}, problem) of one table: the source's sums at the snapshot ``at`` reads, and the rows
     mended on the target to equal them, with their digests at that moment (None: no such row then).
 
@@ -423,7 +424,7 @@ def _capture_table(at, target, dbname, table, target_db):
     if not table.rows_copyable:
         return entry, 'differs and cannot be mended row by row (no primary key, triggers, foreign keys or generated columns)'
     differing = set(b for b in set(want) | set(have) if want.get(b) != have.get(b))
-    stale, wanted = differing_rows(at, target, dbname, table, differing, (want, have), target_db, as_text=True)
+    stale, wanted = differing_rows(at, target, dbname, table, differing, (want, have), spill, target_db, as_text=True)
     copy_rows(at, target, dbname, table, stale, list(wanted), target_db,
               condition=lambda server, keys: key_condition(server, table, keys))
     # With each key the row changes the mend itself logs on the target (a delete, an insert, or both): the sync
@@ -571,9 +572,9 @@ def _changes(source, target, dbname, target_db, record, tables, binlog):
                                   primary_keys)})
 
 
-def sync_captured(source, target, dbname, target_db, record, binlog=None):
+def sync_captured(source, target, dbname, target_db, record, spill, binlog=None):
     """Bring one captured database up to date from the rows changed since the capture, and verify it.
-    ``binlog``: the BinlogReader (MySQL).
+    ``spill``: how the rows of differing buckets are held (``_dbsync.Spill``); ``binlog``: the BinlogReader (MySQL).
 
     Returns ('rows', {'tables': {label: {rows, checksum}}, 'synced', 'counters', 'decoded', 'compared_in_full'}),
     ('whole', reason) as ``db_sync``'s per-database sync does, or ('full', reason): the capture cannot be trusted
@@ -601,7 +602,7 @@ def sync_captured(source, target, dbname, target_db, record, binlog=None):
                 or ('%d of its %d rows changed' % (len(changed), base['rows'])
                     if len(changed) > max(base['rows'], BUCKETS) // 4 else None))
         if full:
-            outcome = _sync_table_in_full(source, target, dbname, table, target_db)
+            outcome = _sync_table_in_full(source, target, dbname, table, target_db, spill)
             if isinstance(outcome, str):
                 return 'whole', 'table %s %s' % (label, outcome)
             result['tables'][label], synced = outcome
@@ -622,7 +623,7 @@ def sync_captured(source, target, dbname, target_db, record, binlog=None):
     return 'rows', result
 
 
-def _sync_table_in_full(source, target, dbname, table, target_db):
+def _sync_table_in_full(source, target, dbname, table, target_db, spill):
     """({rows, checksum}, synced) of a table compared in full as without capture, or why it cannot be mended."""
     want, have = table_sums(source, target, dbname, table, target_db)
     checksum, rows = table_checksum(want)
@@ -630,7 +631,7 @@ def _sync_table_in_full(source, target, dbname, table, target_db):
     if want != have:
         if not table.rows_copyable:
             return 'differs and cannot be mended row by row'
-        synced = sync_rows(source, target, dbname, table, want, have, target_db)
+        synced = sync_rows(source, target, dbname, table, want, have, spill, target_db)
         if synced is None:
             return 'changed in more than %d of its %d row groups' % (MAX_DIFFERING_BUCKETS, BUCKETS)
         if not synced.pop('verified'):

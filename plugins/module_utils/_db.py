@@ -345,7 +345,8 @@ class Server(object):
         try:
             if self.engine == 'mysql':
                 cursor = conn.cursor(pymysql.cursors.SSCursor)
-                # The server gives up on a reader that waits (for the other server's sort) longer than this.
+                # The server gives up on a reader that does not take rows for 60 s by default: one that shares
+                # the interpreter with the other server's reader and writes to a busy disk may pause that long.
                 cursor.execute('SET SESSION net_write_timeout = %d' % STREAM_WAIT_SECONDS)
             else:
                 if own_transaction:

@@ -24,17 +24,22 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import io
+import os
+import pickle
+import shutil
+import tempfile
 
 from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError, checksum_of, row_digest
-from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import ReadAhead, parallel
+from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import ToolError, parallel
 
 BUCKETS = 4096
 # More differing buckets than this and the table changed too much for rows to be cheaper than a copy.
 MAX_DIFFERING_BUCKETS = BUCKETS // 4
-# Up to this many rows in the differing buckets (both servers together), their digests are read whole and
-# unsorted: sorting them by bucket costs the server more than keeping them costs here (MariaDB, 2 x 20 000 rows:
-# 1.5 s of sort, a few MB). More, and they come sorted, one bucket at a time, so that memory stays flat.
+# Up to this many rows of the differing buckets (both servers together) are compared in memory at a time (a few
+# tens of MB); more are split into ranges of buckets through files (Spill).
 IN_MEMORY_ROWS = 200000
+SPILL_RANGES = 128
+SPILL_BATCH = 256
 BATCH = 500
 
 PG_EXCLUDED_SCHEMAS = "('pg_catalog', 'information_schema', 'pg_toast')"
@@ -246,62 +251,116 @@ def _key_columns(server, table):
     return ', '.join('t.' + server.quote(k) for k in table.primary_key)
 
 
-def bucket_digests(server, dbname, table, buckets, as_text=False, ordered=True):
-    """Yields (bucket, {primary key tuple: row digest}) for each of ``buckets`` that holds rows, in bucket order,
-    one bucket's rows at a time; not ``ordered``: the rows of all of them as one group (bucket 0), read unsorted.
+def row_digests(server, dbname, table, buckets, as_text=False):
+    """Yields (bucket, primary key tuple, row digest) for each row of ``buckets``, in the order the server reads
+    them (a sort would cost the server more than the whole reading: MariaDB sorted 2 x 1.4 GB for 17 minutes).
     ``as_text``: keys as their output text."""
     bucket, digest, source = expressions(server, table)
     keys = key_text(server, table) if as_text else _key_columns(server, table)
-    order = ' ORDER BY 1' if ordered else ''
-    sql = 'SELECT %s, %s, %s FROM %s%s%s' % (bucket, keys, digest, source, _only(bucket, buckets), order)
+    sql = 'SELECT %s, %s, %s FROM %s%s' % (bucket, keys, digest, source, _only(bucket, buckets))
     width = len(table.primary_key)
     # Parameters given (none) so that the driver reads key_text's %% as the % of format().
     params = () if as_text and server.engine == 'pgsql' else None
-    current, rows = None, {}
     for row in server.stream(sql, params, dbname=dbname):
-        group = row[0] if ordered else 0
-        if group != current:
-            if rows:
-                yield current, rows
-            current, rows = group, {}
-        rows[tuple(row[1:width + 1])] = row[width + 1]
-    if rows:
-        yield current, rows
+        yield row[0], tuple(row[1:width + 1]), row[width + 1]
 
 
-def _by_bucket(source, target):
-    """Pairs ({key: digest} of the source, of the target) per bucket, from two streams in bucket order."""
-    ended = (None, None)
-    have_source, have_target = next(source, ended), next(target, ended)
-    while have_source is not ended or have_target is not ended:
-        if have_target is ended or (have_source is not ended and have_source[0] < have_target[0]):
-            yield have_source[1], {}
-            have_source = next(source, ended)
-        elif have_source is ended or have_target[0] < have_source[0]:
-            yield {}, have_target[1]
-            have_target = next(target, ended)
-        else:
-            yield have_source[1], have_target[1]
-            have_source, have_target = next(source, ended), next(target, ended)
+class Spill(object):
+    """How ``differing_rows`` holds rows: at most ``rows`` rows of the differing buckets (both servers' together)
+    in memory at a time; more are split by ranges of buckets into files of a private directory made under
+    ``directory`` (a module's work directory: it has room for a dump of the database, and a row takes there
+    its key and digest only), removed when the comparison ends."""
+
+    def __init__(self, directory, rows=IN_MEMORY_ROWS):
+        if rows < 1:
+            raise ToolError('rows_in_memory must be at least 1, not %d' % rows)
+        self.directory = directory
+        self.rows = rows
 
 
-def differing_rows(source, target, dbname, table, buckets, sums, target_db=None, as_text=False):
+def bucket_ranges(buckets, sums, rows):
+    """{bucket: its range}: ``buckets`` in order, split into ranges of at most ``rows`` rows on both servers
+    together by ``sums`` (the bucket sums of the source and of the target). A bucket with more rows is a range of
+    its own. The limit grows where it would make more than SPILL_RANGES ranges, so that there are at most twice
+    that many (each range and the next hold more than the limit), and as many files of each server."""
+    counts = [(b, sum(side[b][0] for side in sums if b in side)) for b in sorted(buckets)]
+    limit = max(rows, -(-sum(count for b, count in counts) // SPILL_RANGES))
+    ranges, number, held = {}, 0, 0
+    for bucket, count in counts:
+        if held and held + count > limit:
+            number, held = number + 1, 0
+        ranges[bucket] = number
+        held += count
+    return ranges
+
+
+def _spill(rows, ranges, directory, side):
+    """Writes ``rows`` (bucket, key, digest) into one file per range, SPILL_BATCH (key, digest) pairs at a time
+    (each file is opened for its batch only: the ranges of all databases worked on at once could pass the limit
+    of open files); returns the files' paths by range. Pickles: the files are this process's own, in its private
+    directory."""
+    paths = [os.path.join(directory, '%s-%d' % (side, n)) for n in range(max(ranges.values()) + 1)]
+    for path in paths:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    pending = [[] for dummy in paths]
+
+    def write(number):
+        with open(paths[number], 'ab') as handle:
+            pickle.dump(pending[number], handle, pickle.HIGHEST_PROTOCOL)
+        pending[number] = []
+
+    for bucket, key, digest in rows:
+        number = ranges[bucket]
+        pending[number].append((key, digest))
+        if len(pending[number]) >= SPILL_BATCH:
+            write(number)
+    for number, batch in enumerate(pending):
+        if batch:
+            write(number)
+    return paths
+
+
+def _unspill(path):
+    """{key: digest} of one range's file."""
+    held = {}
+    with open(path, 'rb') as handle:
+        while True:
+            try:
+                held.update(pickle.load(handle))
+            except EOFError:
+                return held
+
+
+def differing_rows(source, target, dbname, table, buckets, sums, spill, target_db=None, as_text=False):
     """The rows of ``buckets`` that differ: (keys to delete on the target, {key to copy: its digest on the
-    source}). Both servers are read at once, each once. How many rows the buckets hold on both, by ``sums`` (the
-    bucket sums of the source and of the target), decides how: up to IN_MEMORY_ROWS whole, else in bucket order,
-    only a few buckets' rows held at a time: what stays in memory is then the keys that differ, not the table."""
-    ordered = sum(side[b][0] for side in sums for b in buckets if b in side) > IN_MEMORY_ROWS
-    streams = [ReadAhead(bucket_digests(server, db, table, buckets, as_text, ordered))
-               for server, db in ((source, dbname), (target, target_db or dbname))]
+    source}). Both servers are read at once, each once, unsorted. By ``sums`` (the bucket sums of the source and
+    of the target) and ``spill`` (a Spill): the rows are compared whole in memory, or range by range through
+    files, so that what stays in memory is the keys that differ and one range's rows, not the table."""
+    ranges = bucket_ranges(buckets, sums, spill.rows)
     stale, wanted = [], {}
+
+    def compare(source_rows, target_rows):
+        delete, copy = differing_keys(source_rows, target_rows)
+        stale.extend(delete)
+        wanted.update((key, source_rows[key]) for key in copy)
+
+    def rows_of(side):
+        server, db = (source, dbname) if side == 'source' else (target, target_db or dbname)
+        return row_digests(server, db, table, buckets, as_text)
+
+    if len(set(ranges.values())) <= 1:
+        held = parallel(2, dict((side, lambda side=side: dict((key, digest) for dummy, key, digest in rows_of(side)))
+                                for side in ('source', 'target')))
+        compare(held['source'], held['target'])
+        return stale, wanted
+    directory = tempfile.mkdtemp(prefix='rows-', dir=spill.directory)
     try:
-        for source_rows, target_rows in _by_bucket(*streams):
-            delete, copy = differing_keys(source_rows, target_rows)
-            stale.extend(delete)
-            wanted.update((key, source_rows[key]) for key in copy)
+        paths = parallel(2, dict((side, lambda side=side: _spill(rows_of(side), ranges, directory, side))
+                                 for side in ('source', 'target')))
+        for source_path, target_path in zip(paths['source'], paths['target']):
+            compare(_unspill(source_path), _unspill(target_path))
     finally:
-        for stream in streams:
-            stream.close()
+        shutil.rmtree(directory, ignore_errors=True)
     return stale, wanted
 
 
@@ -479,7 +538,7 @@ def table_sums(source, target, dbname, table, target_db=None):
     return sums['source'], sums['target']
 
 
-def sync_rows(source, target, dbname, table, want, have, target_db=None):
+def sync_rows(source, target, dbname, table, want, have, spill, target_db=None):
     """Copy the rows of the buckets that differ, then compare those buckets again.
 
     Rows go into buckets by primary key, so the other buckets were not touched. After the copy the target's
@@ -490,7 +549,7 @@ def sync_rows(source, target, dbname, table, want, have, target_db=None):
     if len(differing) > MAX_DIFFERING_BUCKETS:
         return None
     target_db = target_db or dbname
-    stale, wanted = differing_rows(source, target, dbname, table, differing, (want, have), target_db)
+    stale, wanted = differing_rows(source, target, dbname, table, differing, (want, have), spill, target_db)
     copy_rows(source, target, dbname, table, stale, list(wanted), target_db)
     again = bucket_sums(target, target_db, table, differing)
     verified = again == dict((b, want[b]) for b in differing if b in want)

@@ -17,7 +17,6 @@ import fcntl
 import hashlib
 import json
 import os
-import queue
 import re
 import shutil
 import tempfile
@@ -276,63 +275,6 @@ def parallel(jobs, tasks):
     if errors:
         raise errors[0]
     return results
-
-
-class ReadAhead(object):
-    """Iterates ``items`` on a thread of its own, started at once and at most ``depth`` items ahead of the
-    reader, so that two servers' streams are read at the same time; an error of ``items`` is raised to the
-    reader. ``close()`` stops the thread (and closes ``items``) wherever the reader left off."""
-
-    _END = object()
-
-    def __init__(self, items, depth=4):
-        self.items = items
-        self.slots = queue.Queue(maxsize=depth)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._produce)
-        self.thread.daemon = True
-        self.thread.start()
-
-    def _put(self, item):
-        while not self.stop.is_set():
-            try:
-                self.slots.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _produce(self):
-        try:
-            for item in self.items:
-                if not self._put((None, item)):
-                    return
-            self._put((None, self._END))
-        except Exception as exc:  # raised where the items are read
-            self._put((exc, None))
-        finally:
-            close = getattr(self.items, 'close', None)
-            if close:
-                close()
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        if self.stop.is_set():
-            raise StopIteration
-        error, item = self.slots.get()
-        if error is not None:
-            self.close()
-            raise error
-        if item is self._END:
-            self.close()
-            raise StopIteration
-        return item
-
-    def close(self):
-        self.stop.set()
-        self.thread.join()
 
 
 def sha256_of(path):

@@ -128,6 +128,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - wabiz.migration.db
   - wabiz.migration.db.attributes
+  - wabiz.migration.db.rows_in_memory
 '''
 
 EXAMPLES = r'''
@@ -201,7 +202,7 @@ from ansible_collections.wabiz.migration.plugins.module_utils._capture import (
     capture_database, caught_up, drop_slots, problems, read_capture)
 from ansible_collections.wabiz.migration.plugins.module_utils._db import target_names, target_options
 from ansible_collections.wabiz.migration.plugins.module_utils._dbmodule import DbModule
-from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import PG_SESSION
+from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import IN_MEMORY_ROWS, PG_SESSION, Spill
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import (
     MANIFEST, ToolError, parallel, prepare_dest, write_manifest)
 
@@ -211,11 +212,13 @@ def main():
         databases=dict(type='list', elements='str', required=True), dest=dict(type='path'),
         state=dict(type='str', default='present', choices=['present', 'caught_up', 'absent']),
         required=dict(type='bool', default=False), jobs=dict(type='int', default=2),
+        rows_in_memory=dict(type='int', default=IN_MEMORY_ROWS),
         target=dict(type='dict', required=True, options=target_options())),
         required_if=[('state', 'present', ['dest']), ('state', 'caught_up', ['dest'])])
     module, params, source = db.module, db.params, db.server
     with db, BinlogReader(module) as binlog:
         target = db.target(params['target'])
+        spill = Spill(params['dest'], params['rows_in_memory'])
         names = target_names(params['databases'], params['name_prefix'], params['target']['name_prefix'])
         if params['state'] == 'absent':
             dropped = {'source': [], 'target': []}
@@ -248,7 +251,7 @@ def main():
             return task
 
         def capture(dbname):
-            return on_own_connections(lambda s, t: capture_database(s, t, dbname, names[dbname], identities))
+            return on_own_connections(lambda s, t: capture_database(s, t, dbname, names[dbname], identities, spill))
 
         def catch_up(dbname):
             return on_own_connections(lambda s, t: caught_up(s, t, dbname, names[dbname], captured[dbname], binlog))

@@ -178,6 +178,7 @@ extends_documentation_fragment:
   - wabiz.migration.db
   - wabiz.migration.db.attributes
   - wabiz.migration.db.work_lock
+  - wabiz.migration.db.rows_in_memory
 '''
 
 EXAMPLES = r'''
@@ -281,8 +282,8 @@ from ansible_collections.wabiz.migration.plugins.module_utils._capture import dr
 from ansible_collections.wabiz.migration.plugins.module_utils._db import target_names, target_options
 from ansible_collections.wabiz.migration.plugins.module_utils._dbmodule import DbModule
 from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import (
-    BUCKETS, MAX_DIFFERING_BUCKETS, PG_SESSION, RowsRefused, counters, database_shape, sync_counters, sync_rows,
-    table_checksum, table_sums)
+    BUCKETS, IN_MEMORY_ROWS, MAX_DIFFERING_BUCKETS, PG_SESSION, RowsRefused, Spill, counters, database_shape,
+    sync_counters, sync_rows, table_checksum, table_sums)
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import (
     Credentials, ToolError, Transfer, choose_tools, compare, files_of, parallel, prepare_dest, read_manifest,
     write_manifest)
@@ -297,7 +298,7 @@ def why_not_rows(table):
         if present)
 
 
-def sync_database(source, target, dbname, target_db):
+def sync_database(source, target, dbname, target_db, spill):
     """Bring one database up to date row by row into ``target_db`` (its name on the target) and verify it.
 
     Returns ('rows', {'tables': {label: {rows, checksum}}, 'synced': ..., 'counters': ...}) or ('whole', reason).
@@ -318,7 +319,7 @@ def sync_database(source, target, dbname, target_db):
         if not table.rows_copyable:
             return 'whole', 'table %s differs and %s' % (label, why_not_rows(table))
         try:
-            result = sync_rows(source, target, dbname, table, want, have, target_db)
+            result = sync_rows(source, target, dbname, table, want, have, spill, target_db)
         except RowsRefused as exc:
             return 'whole', 'the target refused rows copied into table %s (%s)' % (label, exc)
         if result is None:
@@ -354,7 +355,7 @@ def main():
         databases=dict(type='list', elements='str'), all_of_prefix=dict(type='bool', default=False),
         exclude=dict(type='list', elements='str', default=[]), dest=dict(type='path', required=True),
         method=dict(type='str', default='auto', choices=['auto', 'mydumper', 'mysqldump', 'pg_dump']),
-        jobs=dict(type='int', default=2),
+        jobs=dict(type='int', default=2), rows_in_memory=dict(type='int', default=IN_MEMORY_ROWS),
         schema_differs=dict(type='str', default='copy_whole', choices=['copy_whole', 'fail']),
         expect=dict(type='path'), captured=dict(type='path'), source_client=dict(type='str', default='old', choices=['old', 'new']),
         target=dict(type='dict', required=True, options=target_options())), work_dir='dest')
@@ -362,6 +363,7 @@ def main():
     settings = params['target']
     with db:
         target = db.target(settings)
+        spill = Spill(params['dest'], params['rows_in_memory'])
         databases = chosen_databases(source, params)
         if not databases:
             raise ToolError('no database to bring up to date on the %s' % source.describe())
@@ -396,14 +398,14 @@ def main():
                        for server in (source, target)]
                 try:
                     if followed:
-                        kind, result = sync_captured(own[0], own[1], dbname, names[dbname], followed, binlog)
+                        kind, result = sync_captured(own[0], own[1], dbname, names[dbname], followed, spill, binlog)
                         if kind != 'full':
                             if kind == 'rows':
                                 decoded[dbname] = result.pop('decoded')
                                 in_full[dbname] = result.pop('compared_in_full')
                             return kind, result
                         fallbacks[dbname] = result
-                    return sync_database(own[0], own[1], dbname, names[dbname])
+                    return sync_database(own[0], own[1], dbname, names[dbname], spill)
                 finally:
                     for server in own:
                         server.close()

@@ -150,11 +150,17 @@ def pair_fixture(request):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def run(pair, work, phase, databases, captured=False):
-    rc, output = ansible_playbook(PLAYBOOK, pair.inventory, "-e", json.dumps({
-        "phase": phase, "engine": pair.engine, "old_port": pair.ports["old"], "new_port": pair.ports["new"],
-        "password": PASSWORD, "databases": databases, "prefix": PREFIX, "work_dir": str(work),
-        "captured": captured}))
+# Few enough rows in memory at a time that the rows of the differing groups go through files, range by range.
+IN_RANGES = 2
+
+
+def run(pair, work, phase, databases, captured=False, rows_in_memory=None):
+    extra = {"phase": phase, "engine": pair.engine, "old_port": pair.ports["old"], "new_port": pair.ports["new"],
+             "password": PASSWORD, "databases": databases, "prefix": PREFIX, "work_dir": str(work),
+             "captured": captured}
+    if rows_in_memory:
+        extra["rows_in_memory"] = rows_in_memory
+    rc, output = ansible_playbook(PLAYBOOK, pair.inventory, "-e", json.dumps(extra))
     assert rc == 0, output[-6000:]
     assert PASSWORD not in output
     with open(os.path.join(work, phase + ".json"), encoding="utf-8") as handle:
@@ -412,11 +418,13 @@ CASES = [SameEditOnManyRows, ValuesSwapped, SeparatorAndEveryByte, TimestampsAcr
 LATE = PREFIX + "late"
 
 
-@pytest.mark.parametrize("capture", [False, True], ids=["compared-in-full", "captured"])
-def test_planted_changes_are_found_and_the_copy_ends_exact(pair, tmp_path, capture):
+@pytest.mark.parametrize("capture, rows_in_memory", [(False, None), (False, IN_RANGES), (True, None)],
+                         ids=["compared-in-full", "compared-in-full-in-ranges", "captured"])
+def test_planted_changes_are_found_and_the_copy_ends_exact(pair, tmp_path, capture, rows_in_memory):
     """With change capture the changes are planted after the capture began, so only what it read (PostgreSQL's
     decoding, MariaDB's binary log) can lead the sync to them; the backup check then proves the checksums the
-    capture derived are the source's."""
+    capture derived are the source's. In ranges: the differing groups' rows are compared through files, a few
+    groups at a time, as in a large table."""
     cases = [case(pair) for case in CASES if pair.engine in case.engines]
     for case in cases:
         case.create()
@@ -442,7 +450,7 @@ def test_planted_changes_are_found_and_the_copy_ends_exact(pair, tmp_path, captu
     pair.create_database("old", LATE, ["CREATE TABLE late (id INT PRIMARY KEY, v VARCHAR(10))",
                                        "INSERT INTO late VALUES (1, 'late')"])
 
-    synced = run(pair, tmp_path, "sync", databases, captured=capture)
+    synced = run(pair, tmp_path, "sync", databases, captured=capture, rows_in_memory=rows_in_memory)
     assert not synced.get("failed"), synced.get("msg")
     assert synced["copied_whole"] == {LATE: "missing on the target"}, synced["copied_whole"]
     if capture:
@@ -610,7 +618,8 @@ def captured_trap(pair, tmp_path, names, extra):
     # in a busy table, more row groups than the downtime would mend by rows.
     pair.run("old", ["UPDATE w SET v = 'before the capture' WHERE id BETWEEN 10 AND 19"], db["between"])
     pair.run("old", CHURN[pair.engine], db["between"])
-    captured = run(pair, tmp_path, "capture", databases)
+    # In ranges: the churned table's 12 000 rows in more than 1024 differing groups go through files.
+    captured = run(pair, tmp_path, "capture", databases, rows_in_memory=IN_RANGES)
     assert sorted(captured["captured"]) == sorted(databases) and captured["not_captured"] == {}, captured
     # MariaDB catches up after the capture: nothing was written meanwhile here.
     assert captured.get("caught_up", {}) == ({d: [0] for d in databases} if pair.engine == "mysql" else {}), captured
@@ -628,7 +637,7 @@ def planted_differ(pair, db, tables):
 def captured_sync_ends_exact(pair, tmp_path, db, tables):
     """The sync of the captured databases; every table of ``tables`` ({name: [table]}) ends exact, no slot is
     left, and the backup's dump is checked against the manifest's checksums, derived or not."""
-    synced = run(pair, tmp_path, "sync", sorted(db.values()), captured=True)
+    synced = run(pair, tmp_path, "sync", sorted(db.values()), captured=True, rows_in_memory=IN_RANGES)
     assert not synced.get("failed"), synced.get("msg")
     for name, dbname in db.items():
         for table in ["w"] + tables.get(name, []):

@@ -4,10 +4,15 @@
 """The pure parts of the sync: which keys differ, the SQL it writes, which tables may take the row path, and
 what information_schema rows of MySQL 8 (recorded from a MySQL 8.0 server) mean to it."""
 
+import os
+
+import pytest
+
 from ansible_collections.wabiz.migration.plugins.module_utils._db import Server, row_digest
 from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import (
-    BUCKETS, IN_MEMORY_ROWS, Table, _by_bucket, _key_condition, differing_keys, differing_rows, expressions, mysql_generated,
-    table_checksum)
+    BUCKETS, SPILL_RANGES, Spill, Table, _key_condition, bucket_ranges, differing_keys, differing_rows, expressions,
+    mysql_generated, table_checksum)
+from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import ToolError
 
 
 def table(primary_key=("id",), columns=("id", "body")):
@@ -25,15 +30,8 @@ def test_differing_keys_finds_changed_missing_and_extra_rows():
     assert sorted(wanted) == [(2,), (3,)]  # changed and missing rows come from the source
 
 
-def test_buckets_pair_up_when_either_side_has_none():
-    source = iter([(1, {(1,): 10}), (3, {(3,): 30}), (7, {(7,): 70})])
-    target = iter([(0, {(0,): 1}), (3, {(3,): 31}), (9, {(9,): 90})])
-    assert list(_by_bucket(source, target)) == [
-        ({}, {(0,): 1}), ({(1,): 10}, {}), ({(3,): 30}, {(3,): 31}), ({(7,): 70}, {}), ({}, {(9,): 90})]
-
-
 class Streamed(Server):
-    """A server whose queries answer with rows given here (bucket, key, digest), in bucket order."""
+    """A server whose queries answer with rows given here (bucket, key, digest), in the order given."""
 
     def __init__(self, rows):
         super(Streamed, self).__init__("pgsql", "127.0.0.1", 5432, "u", "p")
@@ -46,29 +44,55 @@ class Streamed(Server):
 
 SOURCE_ROWS = [(2, 1, 10), (2, 4097, 40), (5, 2, 20), (6, 3, 30)]
 TARGET_ROWS = [(2, 1, 10), (2, 4097, 41), (5, 2, 20), (8, 9, 90)]
+# The buckets' sums (rows, digest sum); bucket 7's do not count: it does not differ.
+SUMS = ({2: (2, 0), 5: (1, 0), 6: (1, 0), 7: (5, 0)}, {2: (2, 0), 5: (1, 0), 8: (1, 0)})
 
 
-def test_differing_rows_reads_each_side_once_in_bucket_order():
-    source, target = Streamed(SOURCE_ROWS), Streamed(TARGET_ROWS)
-    # The buckets' sums: one more row on the source than reading them whole allows.
-    sums = ({2: (IN_MEMORY_ROWS + 1, 0), 7: (5, 0)}, {})
-    stale, wanted = differing_rows(source, target, "db", table(), {2, 5, 6, 8}, sums)
+def test_differing_rows_reads_each_side_once_unsorted(tmp_path):
+    # The servers return the rows in any order: shuffled here.
+    source, target = Streamed(SOURCE_ROWS[::-1]), Streamed(TARGET_ROWS[1:] + TARGET_ROWS[:1])
+    stale, wanted = differing_rows(source, target, "db", table(), {2, 5, 6, 8}, SUMS, Spill(str(tmp_path)))
     assert sorted(stale) == [(9,), (4097,)]
     assert wanted == {(3,): 30, (4097,): 40}  # the source's digest of each row to copy
     for server in (source, target):
-        assert len(server.queries) == 1 and server.queries[0].endswith("IN (2, 5, 6, 8) ORDER BY 1")
+        assert len(server.queries) == 1 and server.queries[0].endswith("IN (2, 5, 6, 8)")
+    assert list(tmp_path.iterdir()) == []  # held in memory
 
 
-def test_few_differing_rows_are_read_unsorted_with_the_same_outcome():
-    # The server returns them in any order: shuffled here, unlike what the ordered reading needs.
-    source, target = Streamed(SOURCE_ROWS[::-1]), Streamed(TARGET_ROWS[1:] + TARGET_ROWS[:1])
-    # As many rows as reading them whole allows (bucket 7's do not count: it does not differ).
-    sums = ({2: (IN_MEMORY_ROWS // 2, 0), 7: (5, 0)}, {5: (IN_MEMORY_ROWS // 2, 0)})
-    stale, wanted = differing_rows(source, target, "db", table(), {2, 5, 6, 8}, sums)
+def test_differing_rows_beyond_memory_go_through_files_by_range_with_the_same_outcome(tmp_path):
+    seen = []
+
+    class Watched(Streamed):
+        def stream(self, sql, params=None, dbname=None):
+            for row in super(Watched, self).stream(sql, params, dbname):
+                seen.extend(os.stat(p).st_mode & 0o777 for p in tmp_path.glob("rows-*/*"))
+                yield row
+
+    source, target = Watched(SOURCE_ROWS[::-1]), Watched(TARGET_ROWS[1:] + TARGET_ROWS[:1])
+    # Two rows at a time: ranges {2}, {5}, {6, 8} (bucket 2 holds four rows on the two servers, 5 two).
+    stale, wanted = differing_rows(source, target, "db", table(), {2, 5, 6, 8}, SUMS, Spill(str(tmp_path), 2))
     assert sorted(stale) == [(9,), (4097,)]
     assert wanted == {(3,): 30, (4097,): 40}
     for server in (source, target):
         assert len(server.queries) == 1 and server.queries[0].endswith("IN (2, 5, 6, 8)")
+    assert seen and set(seen) == {0o600}
+    assert list(tmp_path.iterdir()) == []  # the files are removed
+
+
+def test_bucket_ranges_hold_at_most_the_rows_given_a_larger_bucket_alone():
+    sums = ({1: (3, 0), 2: (4, 0), 3: (9, 0)}, {1: (3, 0), 4: (1, 0), 5: (2, 0)})
+    assert bucket_ranges({1, 2, 3, 4, 5}, sums, 7) == {1: 0, 2: 1, 3: 2, 4: 3, 5: 3}
+
+
+def test_bucket_ranges_are_made_larger_rather_than_more_than_twice_the_limit():
+    sums = (dict((b, (1 + b % 3, 0)) for b in range(BUCKETS)), {})
+    ranges = bucket_ranges(set(range(BUCKETS)), sums, 1)
+    assert SPILL_RANGES < max(ranges.values()) + 1 <= 2 * SPILL_RANGES
+
+
+def test_spill_needs_at_least_one_row_in_memory():
+    with pytest.raises(ToolError, match="rows_in_memory must be at least 1"):
+        Spill("/nonexistent", 0)
 
 
 def test_equal_maps_differ_in_nothing():

@@ -11,32 +11,7 @@ import pytest
 from ansible_collections.wabiz.migration.plugins.module_utils import _dbtools
 from ansible_collections.wabiz.migration.plugins.module_utils._db import Server
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import (
-    Credentials, ReadAhead, compare, sweep_credentials)
-
-
-def test_reading_ahead_keeps_order_and_stops_its_source_when_left():
-    closed = []
-
-    def numbers():
-        try:
-            yield from range(1000)
-        finally:
-            closed.append(True)
-    assert list(ReadAhead(numbers(), depth=2)) == list(range(1000))
-    ahead = ReadAhead(numbers(), depth=2)
-    assert [next(ahead) for dummy in range(3)] == [0, 1, 2]
-    ahead.close()  # the reader stops early: the thread ends and the source is closed
-    assert closed == [True, True]
-
-
-def test_reading_ahead_raises_the_error_of_its_source_to_the_reader():
-    def failing():
-        yield 1
-        raise ValueError("the server went away")
-    ahead = ReadAhead(failing())
-    assert next(ahead) == 1
-    with pytest.raises(ValueError, match="went away"):
-        next(ahead)
+    Credentials, compare, sweep_credentials)
 
 
 def test_credentials_are_private_quoted_and_removed():

@@ -55,6 +55,10 @@ USE = re.compile(rb'^use `(.*)`/\*!\*/;$')
 # What a Query event prints around its statement, and the statements that only bound a transaction.
 PREAMBLE = re.compile(rb'^(SET TIMESTAMP=|SET @@session\.|/\*!\\C |/\*!\*/;$|/\*M?!\d+ SET )')
 CONTROL = frozenset([b'BEGIN', b'COMMIT', b'ROLLBACK', b'START TRANSACTION'])
+# What the migration logs on the target for the client's other databases: schema, never rows.
+OTHER_DATABASE_DDL = re.compile(rb'^(CREATE|ALTER|DROP|RENAME) (DATABASE|SCHEMA|TABLE|VIEW|INDEX|UNIQUE|'
+                                rb'OR REPLACE|DEFINER|SQL SECURITY|ALGORITHM|PROCEDURE|FUNCTION|TRIGGER|EVENT|SEQUENCE)\b',
+                                re.IGNORECASE)
 # Everything else mariadb-binlog prints between events: text that is none of these is not understood, and the
 # database is compared in full (a statement's own text may look like an event's).
 OTHER = re.compile(rb'^(#Q> |# Number of rows: \d+$|START TRANSACTION$|COMMIT/\*!\*/;$|/\*!\*/;$|/\*M?!\d+ SET |'
@@ -218,11 +222,15 @@ class RowReader(object):
         self.changes.row(label, keys)
 
 
-def read_changes(lines, dbname, tables):
+def read_changes(lines, dbname, tables, source=True):
     """Changes of database ``dbname`` in ``lines`` (bytes) of ``mariadb-binlog -v --base64-output=decode-rows``.
 
     ``tables``: {label: _dbsync.Table} of the database. Changes.everything says why the whole database is to be
-    compared in full."""
+    compared in full. On the source (``source``) every statement logged counts against the database, whichever
+    database it names or ran in: a statement's effects cannot be told from its text (a view, a routine or a
+    trigger of another database may write this one's tables). On the target, where the migration itself creates
+    and fills the client's other databases, a statement of another database that writes no rows itself (DDL)
+    is that database's own."""
     changes = Changes()
     rows = RowReader(changes, tables)
     names = dict((b'`%s`.`%s`' % (dbname.encode('utf-8'), t.name.encode('utf-8')), label)
@@ -242,6 +250,11 @@ def read_changes(lines, dbname, tables):
         if default_db == mention or any(named.search(line) for line in text):
             changes.everything = changes.everything or 'a statement was logged for it (%s)' % (
                 words[:60].decode('utf-8', 'replace'))
+        elif source or not OTHER_DATABASE_DDL.match(words):
+            changes.everything = changes.everything or (
+                'a statement was logged in another database (%s: %s), which may write this one through a view, '
+                'a routine or a trigger' % ((default_db or b'none').decode('utf-8', 'replace'),
+                                            words[:60].decode('utf-8', 'replace')))
 
     for line in lines:
         line = line.rstrip(b'\n')
@@ -363,13 +376,14 @@ class BinlogReader(object):
                 os.unlink(path)
         return None
 
-    def changes(self, server, dbname, start, tables):
-        """Changes of ``dbname`` in the binary log of ``server`` from ``start`` to its end."""
+    def changes(self, server, dbname, start, tables, source=True):
+        """Changes of ``dbname`` in the binary log of ``server`` (the ``source``, or the target) from ``start`` to
+        its end."""
         path = self._output()
         try:
             self._run(server, start, path)
             with open(path, 'rb') as handle:
-                return read_changes(handle, dbname, tables)
+                return read_changes(handle, dbname, tables, source)
         finally:
             if os.path.exists(path):
                 os.unlink(path)

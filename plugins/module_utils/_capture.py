@@ -54,7 +54,7 @@ from ansible_collections.wabiz.migration.plugins.module_utils._binlog import (
     binlog_problems, position, position_problem, snapshot_position)
 from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError, checksum_of, pg_ssl_arguments
 from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import (
-    BUCKETS, MAX_DIFFERING_BUCKETS, PG_SESSION, Changes, bucket_sums, copy_rows, counters, database_shape, differing_keys,
+    BUCKETS, MAX_DIFFERING_BUCKETS, PG_EXCLUDED_SCHEMAS, PG_SESSION, Changes, bucket_sums, copy_rows, counters, database_shape, differing_keys,
     differing_rows, key_condition, sync_counters, sync_keys, sync_rows, table_checksum, table_sums)
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import ToolError, parallel, read_manifest
 
@@ -319,6 +319,18 @@ def decoded(server, dbname, slot, upto, primary_keys):
             server.close()
 
 
+def table_identities(server, dbname):
+    """PostgreSQL: {label: [oid, relfilenode, xmin of its catalog row]} of the database's tables. Decoding
+    follows rows, not storage: a table rewritten (ALTER ... TYPE ... USING, SET UNLOGGED and back, VACUUM FULL),
+    truncated, dropped and created again, or altered in any way that logs nothing (REPLICA IDENTITY set and set
+    back) changes one of these, so the capture does not take the decoding's word for it. An in-place update of
+    the catalog row (ANALYZE, VACUUM) leaves xmin as it was."""
+    rows = server.query("SELECT n.nspname, c.relname, c.oid::bigint, c.relfilenode::bigint, c.xmin::text "
+                        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') "
+                        "AND n.nspname NOT IN " + PG_EXCLUDED_SCHEMAS, dbname=dbname)
+    return dict((server.label(schema, name), [oid, filenode, xmin]) for schema, name, oid, filenode, xmin in rows)
+
+
 def fingerprint_digest(fingerprint):
     return hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode('utf-8')).hexdigest()
 
@@ -353,7 +365,7 @@ def _capture_in_binlog(source, target, dbname, target_db, spill):
     except DbError:
         at.close()
         raise
-    fingerprint, record, problem = _compare_at(at, target, dbname, target_db, spill)
+    fingerprint, record, problem, _identities = _compare_at(at, target, dbname, target_db, spill)
     if problem:
         return 'not captured', problem
     return 'captured', dict(source_binlog=source_at, target_binlog=target_at, target=target_db,
@@ -378,8 +390,8 @@ def _capture_in_slots(source, target, dbname, target_db, identities, spill):
         # First the target's slot: every write to the copy from before it is read on is decoded.
         target_lsn = create_slot(target, target_db, slots['target_slot'])
         with ExportedSlot(source, dbname, slots['source_slot']) as exported:
-            fingerprint, record, problem = _compare_at(source.sibling(session=PG_SESSION, snapshot=exported.snapshot),
-                                                       target, dbname, target_db, spill)
+            fingerprint, record, problem, identities = _compare_at(
+                source.sibling(session=PG_SESSION, snapshot=exported.snapshot), target, dbname, target_db, spill)
             source_lsn = exported.lsn
     except Exception:
         try:
@@ -390,22 +402,28 @@ def _capture_in_slots(source, target, dbname, target_db, identities, spill):
     if problem:
         return release(problem)
     return 'captured', dict(slots, source_lsn=source_lsn, target_lsn=target_lsn, target=target_db, moment=source_lsn,
-                            schema=fingerprint_digest(fingerprint), tables=record)
+                            schema=fingerprint_digest(fingerprint), tables=record, identities=identities)
 
 
 def _compare_at(at, target, dbname, target_db, spill):
-    """(fingerprint, {label: table record}, problem) of the database compared (and mended) at the snapshot
-    ``at`` reads."""
+    """(fingerprint, {label: table record}, problem, identities) of the database compared (and mended) at the
+    snapshot ``at`` reads; identities: on PostgreSQL the tables' ``table_identities`` on both sides, {'source':
+    at the snapshot, 'target': once mended}, else None."""
     try:
         fingerprint, tables = _shape(at, dbname)
+        identities = None
+        if at.engine == 'pgsql':
+            identities = {'source': table_identities(at, dbname)}
         if fingerprint != database_shape(target, target_db)[0]:
-            return fingerprint, None, 'its schema differs on the two servers'
+            return fingerprint, None, 'its schema differs on the two servers', None
         record = {}
         for label, table in sorted(tables.items()):
             record[label], problem = _capture_table(at, target, dbname, table, target_db, spill)
             if problem:
-                return fingerprint, None, 'table %s %s' % (label, problem)
-        return fingerprint, record, None
+                return fingerprint, None, 'table %s %s' % (label, problem), None
+        if identities is not None:
+            identities['target'] = table_identities(target, target_db)
+        return fingerprint, record, None, identities
     finally:
         at.close()
 
@@ -422,7 +440,7 @@ def _capture_table(at, target, dbname, table, target_db, spill):
     if want == have:
         return entry, None
     if not table.rows_copyable:
-        return entry, 'differs and cannot be mended row by row (no primary key, triggers, foreign keys or generated columns)'
+        return entry, 'differs and cannot be mended row by row (%s)' % table.not_copyable
     differing = set(b for b in set(want) | set(have) if want.get(b) != have.get(b))
     stale, wanted = differing_rows(at, target, dbname, table, differing, (want, have), spill, target_db, as_text=True)
     copy_rows(at, target, dbname, table, stale, list(wanted), target_db,
@@ -471,6 +489,8 @@ def catch_up(source, target, dbname, target_db, record, binlog):
             moved[label] = {'rows': base['rows'], 'sum': base['sum'], 'mended': []}
             if not changed:
                 continue
+            if not table.rows_copyable:
+                return record, 'table %s changed and cannot be mended row by row (%s)' % (label, table.not_copyable)
             now, before, synced = sync_keys(at, target, dbname, table, changed, target_db)
             if not synced['verified']:
                 return record, 'table %s did not verify after its rows were mended' % label
@@ -481,7 +501,7 @@ def catch_up(source, target, dbname, target_db, record, binlog):
             compared += len(changed)
         # The target's digests before the mend stood for the source's then only if nobody else wrote it meanwhile:
         # its log since the recorded position must hold exactly the capture's mends and this pass's.
-        if compared and _not_only_mends(binlog.changes(target, target_db, record['target_binlog'], tables),
+        if compared and _not_only_mends(binlog.changes(target, target_db, record['target_binlog'], tables, source=False),
                                         tables, record['tables'], moved):
             return record, 'the target was written during the catch-up'
     finally:
@@ -564,7 +584,7 @@ def _changes(source, target, dbname, target_db, record, tables, binlog):
     if source.engine == 'mysql':
         return parallel(2, {
             'source': lambda: binlog.changes(source, dbname, record['source_binlog'], tables),
-            'target': lambda: binlog.changes(target, target_db, record['target_binlog'], tables)})
+            'target': lambda: binlog.changes(target, target_db, record['target_binlog'], tables, source=False)})
     primary_keys = dict((label, table.primary_key) for label, table in tables.items())
     return parallel(2, {
         'source': lambda: decoded(source, dbname, record['source_slot'], flushed_lsn(source, dbname), primary_keys),
@@ -593,14 +613,23 @@ def sync_captured(source, target, dbname, target_db, record, spill, binlog=None)
             return 'full', 'on the %s, %s' % (side, found[side].everything)
     result = {'tables': {}, 'synced': {}, 'compared_in_full': {},
               'decoded': {'source': found['source'].count, 'target': found['target'].count}}
+    moved = _identities_moved(source, target, dbname, target_db, record)
     for label, table in sorted(tables.items()):
         base = record['tables'][label]
         written = found['target'].keys.get(label, set())
         changed = found['source'].keys.get(label, set()) | (written - _own_mends(base, found['target'], label))
         full = (found['source'].whole.get(label) or found['target'].whole.get(label)
                 or ('it is unlogged' if table.unlogged else None)
+                or moved.get(label)
+                or ('its updates do not log the old key (REPLICA IDENTITY %s)' % REPLICA_IDENTITIES.get(
+                    table.replica_identity, table.replica_identity) if changed and table.replica_identity not in 'df'
+                    else None)
                 or ('%d of its %d rows changed' % (len(changed), base['rows'])
                     if len(changed) > max(base['rows'], BUCKETS) // 4 else None))
+        if changed and not full and not table.rows_copyable:
+            # Repeating its changes by rows on the target would fire what the source's own writes fired already
+            # (cascades, triggers) or write what the server computes: copied whole, as without capture.
+            return 'whole', 'table %s changed and cannot be mended row by row (%s)' % (label, table.not_copyable)
         if full:
             outcome = _sync_table_in_full(source, target, dbname, table, target_db, spill)
             if isinstance(outcome, str):
@@ -621,6 +650,24 @@ def sync_captured(source, target, dbname, target_db, record, spill, binlog=None)
     if counters(source, dbname) != counters(target, target_db):
         return 'whole', 'its sequences could not be set'
     return 'rows', result
+
+
+REPLICA_IDENTITIES = {'n': 'NOTHING', 'i': 'USING INDEX'}
+
+
+def _identities_moved(source, target, dbname, target_db, record):
+    """PostgreSQL: {label: why} of the tables whose identity (``table_identities``) changed on either server
+    since the capture; every table when the capture recorded none."""
+    if source.engine != 'pgsql':
+        return {}
+    recorded = record.get('identities') or {}
+    moved = {}
+    for side, server, db in (('source', source, dbname), ('target', target, target_db)):
+        then = recorded.get(side) or {}
+        for label, now in table_identities(server, db).items():
+            if then.get(label) != now and label not in moved:
+                moved[label] = 'it was rewritten, recreated or altered on the %s since the capture' % side
+    return moved
 
 
 def _sync_table_in_full(source, target, dbname, table, target_db, spill):

@@ -49,25 +49,32 @@ PG_EXCLUDED_SCHEMAS = "('pg_catalog', 'information_schema', 'pg_toast')"
 # both servers and two databases at once already: parallel workers on top only contend for the same cores.
 PG_SESSION = ('SET enable_sort = off', 'SET jit = off', 'SET max_parallel_workers_per_gather = 0')
 
+# The schema as comparable data: definitions, not only names (a routine's body, a trigger's statement, a
+# constraint's clause, a key's actions), so that a definition changed under the same name is a change.
 MYSQL_SHAPE = {
     'columns': ("SELECT c.table_name, c.column_name, c.ordinal_position, c.column_type, c.is_nullable, "
-                "c.column_default, c.extra, c.collation_name FROM information_schema.columns c "
+                "c.column_default, c.extra, c.collation_name, c.generation_expression FROM information_schema.columns c "
                 "JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name "
                 "WHERE c.table_schema = %s AND t.table_type = 'BASE TABLE' ORDER BY c.table_name, c.ordinal_position"),
     'indexes': ("SELECT table_name, index_name, seq_in_index, column_name, non_unique FROM "
                 "information_schema.statistics WHERE table_schema = %s ORDER BY table_name, index_name, seq_in_index"),
-    'triggers': ("SELECT event_object_table, trigger_name FROM information_schema.triggers WHERE trigger_schema = %s "
-                 "ORDER BY 1, 2"),
-    'foreign_keys': ("SELECT table_name, referenced_table_name, constraint_name FROM "
+    'triggers': ("SELECT event_object_table, trigger_name, action_timing, event_manipulation, action_statement "
+                 "FROM information_schema.triggers WHERE trigger_schema = %s ORDER BY 1, 2"),
+    'foreign_keys': ("SELECT table_name, referenced_table_name, constraint_name, update_rule, delete_rule FROM "
                      "information_schema.referential_constraints WHERE constraint_schema = %s ORDER BY 1, 3"),
+    'checks': ("SELECT constraint_name, check_clause FROM information_schema.check_constraints "
+               "WHERE constraint_schema = %s ORDER BY 1, 2"),
     'views': "SELECT table_name, view_definition FROM information_schema.views WHERE table_schema = %s ORDER BY 1",
-    'routines': ("SELECT routine_type, routine_name FROM information_schema.routines WHERE routine_schema = %s "
-                 "ORDER BY 1, 2"),
+    'routines': ("SELECT routine_type, routine_name, routine_definition, security_type, sql_mode FROM "
+                 "information_schema.routines WHERE routine_schema = %s ORDER BY 1, 2"),
+    'sequences': ("SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+                  "AND table_type = 'SEQUENCE' ORDER BY 1"),
 }
 
 PG_SHAPE = {
     'columns': ("SELECT c.table_schema, c.table_name, c.column_name, c.ordinal_position, c.data_type, c.udt_name, "
-                "c.is_nullable, c.column_default, c.is_generated, c.collation_name FROM information_schema.columns c "
+                "c.is_nullable, c.column_default, c.is_generated, c.collation_name, c.character_maximum_length, "
+                "c.numeric_precision, c.numeric_scale, c.generation_expression FROM information_schema.columns c "
                 "JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name "
                 "WHERE t.table_type = 'BASE TABLE' AND c.table_schema NOT IN " + PG_EXCLUDED_SCHEMAS +
                 " ORDER BY 1, 2, 4"),
@@ -78,25 +85,39 @@ PG_SHAPE = {
                      "JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
                      "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(k.conkey) "
                      "WHERE k.contype = 'p' ORDER BY 1, 2, 4"),
-    'triggers': ("SELECT n.nspname, c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+    'triggers': ("SELECT n.nspname, c.relname, t.tgname, pg_get_triggerdef(t.oid), t.tgenabled "
+                 "FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
                  "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal ORDER BY 1, 2, 3"),
     'foreign_keys': ("SELECT n.nspname, c.relname, rn.nspname, r.relname, k.conname FROM pg_constraint k "
                      "JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
                      "JOIN pg_class r ON r.oid = k.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace "
                      "WHERE k.contype = 'f' ORDER BY 1, 2, 5"),
+    # Every constraint's definition (CHECK, keys with their actions, exclusions), by the table it is on.
+    'constraints': ("SELECT n.nspname, c.relname, k.conname, pg_get_constraintdef(k.oid), k.convalidated "
+                    "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT IN " + PG_EXCLUDED_SCHEMAS +
+                    " ORDER BY 1, 2, 3, 4"),
     'views': ("SELECT schemaname, viewname, definition FROM pg_views WHERE schemaname NOT IN "
               + PG_EXCLUDED_SCHEMAS + " ORDER BY 1, 2"),
-    'routines': ("SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid) FROM pg_proc p "
+    # A routine's whole definition (an aggregate has none to print: its parts are enough).
+    'routines': ("SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid), "
+                 "CASE WHEN p.prokind IN ('f', 'p') THEN pg_get_functiondef(p.oid) "
+                 "ELSE p.prokind::text || ' ' || p.prosrc END FROM pg_proc p "
                  "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname NOT IN " + PG_EXCLUDED_SCHEMAS +
                  " ORDER BY 1, 2, 3"),
-    'sequences': ("SELECT schemaname, sequencename FROM pg_sequences WHERE schemaname NOT IN "
+    # Parameters only: a sequence's state moves with every insert and is compared (and set) by the sync.
+    'sequences': ("SELECT schemaname, sequencename, data_type::text, start_value, min_value, max_value, "
+                  "increment_by, cycle, cache_size FROM pg_sequences WHERE schemaname NOT IN "
                   + PG_EXCLUDED_SCHEMAS + " ORDER BY 1, 2"),
-    # Not written to the WAL, so not decoded: change capture compares them in full.
-    'unlogged': ("SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                 "WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'u' AND n.nspname NOT IN "
-                 + PG_EXCLUDED_SCHEMAS + " ORDER BY 1, 2"),
+    # Persistence (an unlogged table is not in the WAL, so not decoded: change capture compares it in full) and
+    # replica identity (what an update or delete logs of the old row).
+    'persistence': ("SELECT n.nspname, c.relname, c.relpersistence, c.relreplident FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN " + PG_EXCLUDED_SCHEMAS + " ORDER BY 1, 2"),
+    # Large objects live in a catalog, outside every table's rows: their number and a digest of their contents.
+    'large_objects': ("SELECT count(*), md5(string_agg(m.oid::text || ':' || md5(lo_get(m.oid)), ',' "
+                      "ORDER BY m.oid)) FROM pg_largeobject_metadata m"),
 }
-
 
 class Table(object):
     """A base table as the sync sees it: its columns in order, its primary key, whether rows may be copied."""
@@ -112,14 +133,23 @@ class Table(object):
         self.key_types = []
         self.key_positions = []
         self.unlogged = False
+        # PostgreSQL's relreplident: 'd' (the primary key) or 'f' (the whole row) log an update's old key.
+        self.replica_identity = 'd'
         self.generated = False
         self.triggers = False
         self.foreign_keys = False
         self.digest_columns = []  # [(column, kind)] as _db.row_digest takes them
 
     @property
+    def not_copyable(self):
+        """Why inserting its rows would differ from restoring them, or '' (see the module's docstring)."""
+        return ', '.join(why for why, found in (
+            ('no primary key', not self.primary_key), ('generated columns', self.generated),
+            ('triggers', self.triggers), ('foreign keys', self.foreign_keys)) if found)
+
+    @property
     def rows_copyable(self):
-        return bool(self.primary_key) and not (self.generated or self.triggers or self.foreign_keys)
+        return not self.not_copyable
 
 
 def mysql_generated(extra):
@@ -168,7 +198,7 @@ def database_shape(server, dbname):
 
     if mysql:
         kinds = {}
-        for name, column, position, column_type, _nullable, _default, extra, collation in found['columns']:
+        for name, column, position, column_type, _nullable, _default, extra, collation, _expr in found['columns']:
             entry = table(None, name)
             entry.columns.append(column)
             entry.generated = entry.generated or mysql_generated(extra)
@@ -178,10 +208,10 @@ def database_shape(server, dbname):
                 tables[name].primary_key.append(column)
                 tables[name].key_positions.append(kinds[name, column][0])
                 tables[name].key_types.append(kinds[name, column][1])
-        for name, _trigger in found['triggers']:
+        for name, _trigger, _timing, _event, _statement in found['triggers']:
             if name in tables:
                 tables[name].triggers = True
-        for name, referenced, _constraint in found['foreign_keys']:
+        for name, referenced, _constraint, _on_update, _on_delete in found['foreign_keys']:
             for label in (name, referenced):
                 if label in tables:
                     tables[label].foreign_keys = True
@@ -195,11 +225,12 @@ def database_shape(server, dbname):
             if label in tables:
                 tables[label].primary_key.append(column)
                 tables[label].key_types.append(key_type)
-        for schema, name in found['unlogged']:
+        for schema, name, persistence, identity in found['persistence']:
             label = server.label(schema, name)
             if label in tables:
-                tables[label].unlogged = True
-        for schema, name, _trigger in found['triggers']:
+                tables[label].unlogged = persistence == 'u'
+                tables[label].replica_identity = identity
+        for schema, name, _trigger, _definition, _enabled in found['triggers']:
             label = server.label(schema, name)
             if label in tables:
                 tables[label].triggers = True

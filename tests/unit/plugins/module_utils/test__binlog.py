@@ -108,7 +108,7 @@ def test_a_row_without_its_key_makes_the_table_compared_in_full():
     assert changes.keys == {} and 'without its primary key' in changes.whole['t']
 
 
-def test_a_statement_for_the_database_makes_it_compared_in_full_and_one_for_another_does_not():
+def test_a_statement_for_the_database_makes_it_compared_in_full_and_on_the_source_one_for_another_too():
     statement = b"""# at 2243
 #261203  4:51:00 server id 12345  end_log_pos 2317 CRC32 0xca136955 \tQuery\tthread_id=6\texec_time=0\terror_code=0\txid=0
 use `%s`/*!*/;
@@ -119,14 +119,26 @@ SET @@session.sql_mode=1411383296/*!*/;
 /*!*/;
 """
     other = statement % (b'other', b'TRUNCATE k')
-    assert read_changes((HEAD + other + ROWS + TAIL).splitlines(True), 'd', tables()).everything is None
+    # On the source a statement anywhere may write the database (a view, a routine, a trigger of another).
+    assert read_changes((HEAD + other + ROWS + TAIL).splitlines(True), 'd', tables()).everything == (
+        'a statement was logged in another database (other: TRUNCATE k), which may write this one through a view, '
+        'a routine or a trigger')
+    # On the target the migration creates the client's other databases: their DDL is theirs, their rows not.
+    assert read_changes((HEAD + other + ROWS + TAIL).splitlines(True), 'd', tables(), source=False).everything == (
+        'a statement was logged in another database (other: TRUNCATE k), which may write this one through a view, '
+        'a routine or a trigger')
+    ddl = statement % (b'other', b'CREATE TABLE k (id INT)')
+    assert read_changes((HEAD + ddl + ROWS + TAIL).splitlines(True), 'd', tables(), source=False).everything is None
+    through_view = statement % (b'other', b'UPDATE w_view SET v = 1')
+    assert 'UPDATE w_view' in read_changes((HEAD + through_view + TAIL).splitlines(True), 'd', tables(),
+                                           source=False).everything
     # The default database stays until another `use`: a later statement without one is still its.
     ours = statement % (b'd', b'ALTER TABLE k ADD COLUMN z INT') + (statement % (b'd', b'TRUNCATE k')).replace(
         b'use `d`/*!*/;\n', b'')
-    changes = read_changes((HEAD + other + ours + TAIL).splitlines(True), 'd', tables())
+    changes = read_changes((HEAD + ddl + ours + TAIL).splitlines(True), 'd', tables(), source=False)
     assert changes.everything == 'a statement was logged for it (ALTER TABLE k ADD COLUMN z INT)'
-    alone = statement % (b'other', b'TRUNCATE k') + (statement % (b'd', b'TRUNCATE k'))
-    assert read_changes((HEAD + alone + TAIL).splitlines(True), 'd', tables()).everything == \
+    alone = statement % (b'other', b'CREATE TABLE k (id INT)') + (statement % (b'd', b'TRUNCATE k'))
+    assert read_changes((HEAD + alone + TAIL).splitlines(True), 'd', tables(), source=False).everything == \
         'a statement was logged for it (TRUNCATE k)'
     named = statement % (b'other', b'DELETE FROM `d`.`t`\nWHERE id = 1')
     assert 'DELETE FROM `d`.`t` WHERE id = 1' in read_changes(

@@ -137,12 +137,15 @@ def pair_fixture(request):
 IN_RANGES = 2
 
 
-def run(pair, work, phase, databases, captured=False, rows_in_memory=None):
+def run(pair, work, phase, databases, captured=False, rows_in_memory=None, required=None):
+    """One phase of verify.yml; ``required``: db_capture's (on PostgreSQL by default)."""
     extra = {"phase": phase, "engine": pair.engine, "old_port": pair.ports["old"], "new_port": pair.ports["new"],
              "password": PASSWORD, "databases": databases, "prefix": PREFIX, "work_dir": str(work),
              "captured": captured}
     if rows_in_memory:
         extra["rows_in_memory"] = rows_in_memory
+    if required is not None:
+        extra["required"] = required
     rc, output = ansible_playbook(PLAYBOOK, pair.inventory, "-e", json.dumps(extra))
     assert rc == 0, output[-6000:]
     assert PASSWORD not in output

@@ -30,6 +30,7 @@ import os
 import re
 import tempfile
 import threading
+import time
 
 from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError
 from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import Changes
@@ -84,6 +85,59 @@ def snapshot_position(at):
             'gtid': at.query('SELECT @@gtid_binlog_pos')[0][0] or ''}
 
 
+# The independent reading: how many rows each table had changed, by any session, whatever it logged. MariaDB's
+# user statistics (userstat, a dynamic setting) add the rows each statement changed (successful writes only) to
+# information_schema.table_statistics as the statement ends. (Its Handler_write, _update and _delete count for
+# the whole server and count attempts: an upsert that finds its row counts two writes and logs one.)
+TABLE_ROWS_CHANGED = "SELECT table_name, rows_changed FROM information_schema.table_statistics WHERE table_schema = %s"
+# Transactions holding uncommitted row writes (a transaction's rows are counted as its statements end, and
+# logged when it commits).
+OPEN_WRITERS = "SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_rows_modified > 0"
+QUIET_TRIES = 100
+QUIET_PAUSE = 0.01
+USERSTAT_FIX = "SET GLOBAL userstat = 1, and userstat = 1 in the server's configuration"
+
+
+def rows_written(query, dbname):
+    """{table: rows changed} of ``dbname`` as the server counts them now, or None with user statistics off;
+    ``query(sql, params)`` returns rows."""
+    if not int(query('SELECT @@userstat')[0][0]):
+        return None
+    return dict((table, int(rows)) for table, rows in query(TABLE_ROWS_CHANGED, (dbname,)))
+
+
+def _quiet_count(query, dbname):
+    """``rows_written``, read at a moment after which no transaction that had written rows was still open (tried
+    QUIET_TRIES times), or None (or user statistics off). Run right before a consistent snapshot starts: every row counted then belongs
+    to a transaction that ended before the snapshot (one that wrote before the count and was still open after it
+    is seen), so from the snapshot on the rows counted and the rows the log holds are the same writes, unless
+    one was not logged (or failed, or was rolled back)."""
+    for dummy in range(QUIET_TRIES):
+        written = rows_written(query, dbname)
+        if written is None or not int(query(OPEN_WRITERS)[0][0]):
+            return written
+        time.sleep(QUIET_PAUSE)
+    return None
+
+
+def counted_snapshot(server, dbname, before):
+    """(a consistent snapshot of ``server``, {'binlog': its position, 'rows_written': ``rows_written`` of
+    ``dbname`` just before it or None (``BinlogReader.unaccounted``), 'before': what ``before(query)`` read right
+    before it}); ``query(sql, params)`` runs on the snapshot's connection."""
+    def prelude(cur):
+        def query(sql, params=None):
+            cur.execute(sql, params)
+            return cur.fetchall()
+        return before(query), _quiet_count(query, dbname)
+    at = server.sibling(snapshot=prelude)
+    try:
+        found = snapshot_position(at)
+    except DbError:
+        at.close()
+        raise
+    return at, {'binlog': found, 'rows_written': at.before_snapshot[1], 'before': at.before_snapshot[0]}
+
+
 def _gtids(text):
     """{domain: sequence number} of a GTID position such as '0-1-42,1-7-3'."""
     out = {}
@@ -128,10 +182,26 @@ def binlog_problems(server, reader, source=True):
         found.append('binlog_format is %s on the %s: set binlog_format=ROW (SET GLOBAL and the server\'s '
                      'configuration; sessions open before keep theirs)' % (binlog_format, server.describe()))
     try:
+        status = server.query('SHOW MASTER STATUS')
         position(server)
     except DbError as exc:
         return found + ['%s may not read the binary log position (%s): GRANT BINLOG MONITOR ON *.* TO %s '
                         '(REPLICATION CLIENT before MariaDB 10.5)' % (server.user, exc, server.user)]
+    if status and any(status[0][2:4]):
+        found.append('the %s filters its binary log (binlog_do_db %r, binlog_ignore_db %r): a database left out '
+                     'is never logged; remove the filters (the server\'s configuration, a restart)'
+                     % (server.describe(), status[0][2], status[0][3]))
+    if source:
+        # What counts the writes a session may keep out of the log (sql_log_bin=0), independently of it.
+        if not int(server.query('SELECT @@userstat')[0][0]):
+            found.append('user statistics are off on the %s: the capture counts the rows each table had changed '
+                         '(information_schema.table_statistics) to prove that its binary log holds every write: %s'
+                         % (server.describe(), USERSTAT_FIX))
+        try:
+            server.query(OPEN_WRITERS)
+        except DbError as exc:
+            found.append('%s may not read information_schema.innodb_trx (%s), which the capture needs to count the '
+                         'writes outside the binary log: GRANT PROCESS ON *.* TO %s' % (server.user, exc, server.user))
     problem = reader.problem() or reader.rights_problem(server)
     return found + ([problem] if problem else [])
 
@@ -309,6 +379,17 @@ def read_changes(lines, dbname, tables, source=True):
     return changes
 
 
+def logged_rows(lines):
+    """{`database`.`table` as mariadb-binlog names it: rows} of every row event in ``lines`` of
+    ``mariadb-binlog -v`` (an UPDATE's row is one row, written once)."""
+    counts = {}
+    for line in lines:
+        found = ROW.match(line)
+        if found:
+            counts[found.group(2)] = counts.get(found.group(2), 0) + 1
+    return counts
+
+
 class BinlogReader(object):
     """Reads a server's binary log from a position with mariadb-binlog, into a private directory made on first
     use and removed on exit."""
@@ -375,6 +456,39 @@ class BinlogReader(object):
             if os.path.exists(path):
                 os.unlink(path)
         return None
+
+    def unaccounted(self, server, dbname, accounting):
+        """(why, {table: why}): why the writes on ``server`` since a capture of ``dbname`` (its ``accounting``,
+        ``counted_snapshot``) may not all be in the binary log, for the whole database, or per table where the
+        server counts per table; (None, {}) when the rows it counted are those the log holds."""
+        if accounting is None or accounting.get('rows_written') is None:
+            return ('the capture could not count the rows changed on the %s (user statistics off, or a '
+                    'transaction held uncommitted writes for %.1f s): writes outside its binary log cannot be ruled '
+                    'out' % (server.describe(), QUIET_TRIES * QUIET_PAUSE)), {}
+        problem = position_problem(server, accounting['binlog'])
+        if problem:
+            return problem, {}
+        then, now = accounting['rows_written'], rows_written(server.query, dbname)
+        if now is None:
+            return 'user statistics (userstat) were turned off on the %s since the capture: its writes since ' \
+                   'cannot be counted (%s)' % (server.describe(), USERSTAT_FIX), {}
+        path = self._output()
+        try:
+            self._run(server, accounting['binlog'], path)
+            with open(path, 'rb') as handle:
+                logged = logged_rows(line.rstrip(b'\n') for line in handle)
+        finally:
+            if os.path.exists(path):
+                os.unlink(path)
+        moved = {}
+        for table in set(then) | set(now):
+            written = now.get(table, 0) - then.get(table, 0)
+            held = logged.get(b'`%s`.`%s`' % (dbname.encode('utf-8'), table.encode('utf-8')), 0)
+            if written != held:
+                moved[table] = ('the server counted %d rows changed since the capture (user statistics) and its '
+                                'binary log holds %d: a write outside the log (a session with sql_log_bin=0, a '
+                                'rolled-back transaction) cannot be ruled out' % (written, held))
+        return None, moved
 
     def changes(self, server, dbname, start, tables, source=True):
         """Changes of ``dbname`` in the binary log of ``server`` (the ``source``, or the target) from ``start`` to

@@ -42,6 +42,7 @@ __metaclass__ = type
 import hashlib
 import json
 import os
+import re
 import time
 
 try:
@@ -51,7 +52,7 @@ except ImportError:
     psycopg2 = None
 
 from ansible_collections.wabiz.migration.plugins.module_utils._binlog import (
-    binlog_problems, position, position_problem, snapshot_position)
+    binlog_problems, counted_snapshot, position, position_problem, snapshot_position)
 from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError, checksum_of, pg_ssl_arguments
 from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import (
     BUCKETS, MAX_DIFFERING_BUCKETS, PG_EXCLUDED_SCHEMAS, PG_SESSION, Changes, bucket_sums, copy_rows, counters, database_shape, differing_keys,
@@ -320,15 +321,37 @@ def decoded(server, dbname, slot, upto, primary_keys):
 
 
 def table_identities(server, dbname):
-    """PostgreSQL: {label: [oid, relfilenode, xmin of its catalog row]} of the database's tables. Decoding
-    follows rows, not storage: a table rewritten (ALTER ... TYPE ... USING, SET UNLOGGED and back, VACUUM FULL),
-    truncated, dropped and created again, or altered in any way that logs nothing (REPLICA IDENTITY set and set
-    back) changes one of these, so the capture does not take the decoding's word for it. An in-place update of
-    the catalog row (ANALYZE, VACUUM) leaves xmin as it was."""
+    """{label: identity} of the database's tables: what moves when a table's rows change without a row change
+    being logged. Decoding and the binary log follow rows, not storage: a table rewritten (ALTER ... TYPE ...
+    USING, SET UNLOGGED and back, VACUUM FULL), truncated, dropped and created again, or altered in a way that logs
+    nothing (REPLICA IDENTITY set and set back) gets another identity, so the capture does not take the log's word
+    for it. PostgreSQL: [oid, relfilenode, xmin of its catalog row] (an in-place update of that row by ANALYZE or
+    VACUUM leaves xmin as it was); MariaDB: InnoDB's table ids (a TRUNCATE, a rebuild or a new table get new ones,
+    logged or not)."""
+    if server.engine == 'mysql':
+        return innodb_table_ids(server.query, dbname)
     rows = server.query("SELECT n.nspname, c.relname, c.oid::bigint, c.relfilenode::bigint, c.xmin::text "
                         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') "
                         "AND n.nspname NOT IN " + PG_EXCLUDED_SCHEMAS, dbname=dbname)
     return dict((server.label(schema, name), [oid, filenode, xmin]) for schema, name, oid, filenode, xmin in rows)
+
+
+def innodb_name(name):
+    """A database or table name as InnoDB's dictionary spells it (MariaDB's file name encoding, exact for ASCII:
+    another spelling only makes a table's identity read as moved, and the table compared in full)."""
+    return ''.join(c if c.isascii() and (c.isalnum() or c == '_') else '@%04x' % ord(c) for c in name)
+
+
+def innodb_table_ids(query, dbname):
+    """MariaDB: {table: [InnoDB table ids, one per partition]} of a database; ``query(sql, params)`` returns rows."""
+    prefix = innodb_name(dbname).replace('\\', '\\\\').replace('_', '\\_').replace('%', '\\%') + '/%'
+    ids = {}
+    for name, table_id in query('SELECT name, table_id FROM information_schema.innodb_sys_tables WHERE name LIKE %s',
+                                (prefix,)):
+        table = re.sub(r'@([0-9a-f]{4})', lambda found: chr(int(found.group(1), 16)),
+                       name.split('/', 1)[1].split('#P#')[0])
+        ids.setdefault(table, []).append(int(table_id))
+    return dict((table, sorted(found)) for table, found in ids.items())
 
 
 def fingerprint_digest(fingerprint):
@@ -359,18 +382,18 @@ def _capture_in_binlog(source, target, dbname, target_db, spill):
     """MariaDB: the target's binary log position first (every later write to the copy is in its log after it),
     then a consistent snapshot of the source and its binary log position, the copy compared at the snapshot."""
     target_at = position(target)
-    at = source.sibling(snapshot=True)
-    try:
-        source_at = snapshot_position(at)
-    except DbError:
-        at.close()
-        raise
+    # The identities are read before the snapshot: one that moves between the two only costs a comparison in full.
+    at, accounting = counted_snapshot(source, dbname, lambda query: innodb_table_ids(query, dbname))
+    source_at = accounting['binlog']
+    source_ids = accounting.pop('before')
     fingerprint, record, problem, _identities = _compare_at(at, target, dbname, target_db, spill)
     if problem:
         return 'not captured', problem
     return 'captured', dict(source_binlog=source_at, target_binlog=target_at, target=target_db,
                             moment='%s:%d' % (source_at['file'], source_at['position']),
-                            schema=fingerprint_digest(fingerprint), tables=record)
+                            schema=fingerprint_digest(fingerprint), tables=record, accounting=accounting,
+                            identities={'source': source_ids, 'target': table_identities(target, target_db)})
+
 
 
 def _capture_in_slots(source, target, dbname, target_db, identities, spill):
@@ -600,6 +623,9 @@ def sync_captured(source, target, dbname, target_db, record, spill, binlog=None)
     ('whole', reason) as ``db_sync``'s per-database sync does, or ('full', reason): the capture cannot be trusted
     and the database is to be compared in full."""
     problem = capture_problem(source, target, record)
+    unaccounted = {}
+    if not problem and source.engine == 'mysql':
+        problem, unaccounted = binlog.unaccounted(source, dbname, record.get('accounting'))
     if problem:
         return 'full', problem
     fingerprint, tables = _shape(source, dbname)
@@ -620,7 +646,7 @@ def sync_captured(source, target, dbname, target_db, record, spill, binlog=None)
         changed = found['source'].keys.get(label, set()) | (written - _own_mends(base, found['target'], label))
         full = (found['source'].whole.get(label) or found['target'].whole.get(label)
                 or ('it is unlogged' if table.unlogged else None)
-                or moved.get(label)
+                or moved.get(label) or unaccounted.get(label)
                 or ('its updates do not log the old key (REPLICA IDENTITY %s)' % REPLICA_IDENTITIES.get(
                     table.replica_identity, table.replica_identity) if changed and table.replica_identity not in 'df'
                     else None)
@@ -656,10 +682,8 @@ REPLICA_IDENTITIES = {'n': 'NOTHING', 'i': 'USING INDEX'}
 
 
 def _identities_moved(source, target, dbname, target_db, record):
-    """PostgreSQL: {label: why} of the tables whose identity (``table_identities``) changed on either server
-    since the capture; every table when the capture recorded none."""
-    if source.engine != 'pgsql':
-        return {}
+    """{label: why} of the tables whose identity (``table_identities``) changed on either server since the
+    capture; every table when the capture recorded none."""
     recorded = record.get('identities') or {}
     moved = {}
     for side, server, db in (('source', source, dbname), ('target', target, target_db)):

@@ -207,8 +207,11 @@ class Server(object):
         self.tls = tls or {}  # tls_of(): ssl_mode, ca_cert, client_cert, client_key
         # PostgreSQL: an exported snapshot every connection reads at (read-only, REPEATABLE READ), so that reads
         # on several connections see one moment of the database. MySQL/MariaDB (True): one connection, whatever
-        # the database, in a transaction started WITH CONSISTENT SNAPSHOT (a snapshot cannot be shared there).
+        # the database, in a transaction started WITH CONSISTENT SNAPSHOT (a snapshot cannot be shared there); or
+        # a function of a cursor, run on that connection right before the snapshot starts, whose result is kept
+        # as ``before_snapshot``.
         self.snapshot = snapshot
+        self.before_snapshot = None
         self.session = session  # statements run on each new connection (settings of this session only)
         self.host = host
         self.port = port or DEFAULT_PORTS[engine]
@@ -293,6 +296,8 @@ class Server(object):
             try:
                 with conn.cursor() as cur:
                     cur.execute('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ')
+                    if callable(self.snapshot):
+                        self.before_snapshot = self.snapshot(cur)
                     cur.execute('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY')
             except pymysql.MySQLError as exc:
                 conn.close()

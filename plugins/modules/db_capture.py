@@ -26,6 +26,12 @@ description:
     and from a consistent snapshot of the source and its binary log position (MariaDB's C(binlog_snapshot_file),
     C(binlog_snapshot_position)). Nothing is written to either server; the binary log must still hold those
     positions at the sync. MySQL reports no such position, and is compared in full.
+  - On MariaDB the log is not taken at its word. Right before the snapshot, at a moment no transaction holds
+    uncommitted writes, the source's user statistics (C(userstat), per table the rows changed by any session) and
+    InnoDB's table ids are read; M(wabiz.migration.db_sync) reads them again in the downtime. A table whose count
+    of changed rows is not the number of rows the log holds since (a session with C(sql_log_bin=0), a rolled-back
+    transaction), or whose id moved (a C(TRUNCATE) kept out of the log), is compared in full. Any statement logged
+    on the source since counts against every captured database.
   - On MariaDB, once every database is captured, each catches up, in a few passes until one compares at most 200
     rows. Each pass compares and mends the rows logged since at a new snapshot and moves the moment there, so that the
     downtime sees only what the old client writes after this step, not what it wrote while a large database was
@@ -38,9 +44,9 @@ description:
   - A database that cannot be captured (missing on the target, its schema differs, a differing table without a
     primary key) is listed in RV(not_captured) with nothing left behind; M(wabiz.migration.db_sync) compares it in
     full. When a server cannot capture at all (PostgreSQL without C(wal_level=logical), the REPLICATION right or
-    free slots; MariaDB without a row-based binary log, the BINLOG MONITOR and REPLICATION SLAVE rights or
-    C(mariadb-binlog); MySQL), nothing is created and the reasons are returned, or the module fails with
-    O(required=true).
+    free slots; MariaDB without a row-based binary log, binary log filters, C(userstat=1) on the source, the BINLOG
+    MONITOR, REPLICATION SLAVE and PROCESS rights or C(mariadb-binlog); MySQL), nothing is created and the reasons
+    are returned, or the module fails with O(required=true).
 author:
   - wabiz.migration maintainers (@wabiz)
 seealso:

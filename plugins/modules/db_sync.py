@@ -338,7 +338,7 @@ def drop_captured(source, target, captured, databases, names):
     """Drops the slots of ``databases`` (those of the capture) on both servers; returns their names by server."""
     followed = [d for d in databases if d in captured]
     return {'source': drop_slots(source, 'src', followed),
-            'target': drop_slots(target, 'tgt', [names[d] for d in followed])}
+            'target': drop_slots(target, 'tgt', [captured[d].get('target', names.get(d, d)) for d in followed])}
 
 
 def chosen_databases(source, params):
@@ -386,6 +386,13 @@ def main():
         if module.check_mode:
             module.exit_json(changed=True, plan=dict(databases=databases, on_target=sorted(present), names=names))
         captured = read_capture(params['captured'], source, target)['databases'] if params['captured'] else None
+        gone = sorted(set(captured or ()) - set(databases))
+        if gone:
+            module.fail_json(msg='%s %s captured from the %s and %s no longer there (dropped since the capture?); '
+                                 'nothing was written and the new client was not started. Find out what dropped '
+                                 'it, then roll back.' % (', '.join(gone), 'was' if len(gone) == 1 else 'were',
+                                                          source.describe(), 'is' if len(gone) == 1 else 'are'),
+                             gone=gone)
         db.lock()
         fence = WriteFence(source, databases, params['source_client'])
         fence.raise_()

@@ -75,8 +75,10 @@ def run_mariadb(datadir, port, time_zone=None, tls_dir=None):
                  "--innodb-buffer-pool-size=512M", "--innodb-log-file-size=256M", "--max-allowed-packet=64M",
                  "--character-set-server=utf8mb4", "--collation-server=utf8mb4_bin",
                  # A binary log of rows, as change capture and replication need; the port makes server ids
-                 # differ between the lab's servers (a replica refuses its source's id).
+                 # differ between the lab's servers (a replica refuses its source's id). User statistics count
+                 # each table's changed rows, which change capture checks the log against.
                  "--log-bin=" + os.path.join(datadir, "binlog"), "--binlog-format=ROW", "--server-id=%d" % port,
+                 "--userstat=1",
                  "--tmpdir=" + _mariadb_tmpdir(datadir)] + tls,
                 os.path.join(datadir, "..", "mariadbd.log"),
                 env=dict(os.environ, TZ=time_zone) if time_zone else None)

@@ -218,3 +218,36 @@ def test_a_purged_or_reset_log_is_found(server, problem):
 
 def test_gtid_positions_are_read_per_domain():
     assert _gtids('0-1-42,1-7-3') == {0: 42, 1: 3} and _gtids('') == {}
+
+
+def test_logged_rows_counts_each_row_event_by_table():
+    from ansible_collections.wabiz.migration.plugins.module_utils._binlog import logged_rows
+    lines = (HEAD + ROWS + TAIL).splitlines()
+    assert logged_rows(lines) == {b'`d`.`t`': 2, b'`d`.`k`': 1, b'`other`.`k`': 1}
+    # A row's values never count as a row, whatever they hold.
+    assert logged_rows([b'###   @2=\'### INSERT INTO `d`.`t`\'', b'### DELETE FROM `d`.`u`']) == {b'`d`.`u`': 1}
+
+
+class Answers:
+    """query(sql, params) answering from a list of results, in order; records what was asked."""
+
+    def __init__(self, *results):
+        self.results = list(results)
+        self.asked = []
+
+    def __call__(self, sql, params=None):
+        self.asked.append(sql)
+        return self.results.pop(0)
+
+
+def test_the_count_is_read_again_while_a_transaction_holds_uncommitted_writes(monkeypatch):
+    from ansible_collections.wabiz.migration.plugins.module_utils import _binlog
+    monkeypatch.setattr(_binlog, 'QUIET_PAUSE', 0)
+    query = Answers([(1,)], [('w', 5)], [(2,)], [(1,)], [('w', 6)], [(0,)])
+    assert _binlog._quiet_count(query, 'd') == {'w': 6}
+    assert query.results == []
+    # Never quiet: no count, so the sync compares in full.
+    never = Answers(*([[(1,)], [('w', 5)], [(1,)]] * _binlog.QUIET_TRIES))
+    assert _binlog._quiet_count(never, 'd') is None
+    # User statistics off: nothing counts, and nothing is waited for.
+    assert _binlog._quiet_count(Answers([(0,)]), 'd') is None

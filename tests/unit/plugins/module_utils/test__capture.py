@@ -160,3 +160,17 @@ def test_after_a_catch_up_the_target_log_must_be_the_mends_of_both_the_capture_a
     assert _not_only_mends(logged, ['t'], capture) == 'table t was written on the target'
     logged.row('t', [('2',)])  # someone else's write of a row the pass deleted
     assert _not_only_mends(logged, ['t'], capture, catch_up) == 'table t was written on the target'
+
+
+def test_innodb_names_and_table_ids():
+    from ansible_collections.wabiz.migration.plugins.module_utils._capture import innodb_name, innodb_table_ids
+    assert innodb_name('wa_core') == 'wa_core' and innodb_name('a-b.c') == 'a@002db@002ec'
+    asked = []
+
+    def query(sql, params):
+        asked.append(params)
+        return [('a@002db/t', 12), ('a@002db/p#P#p1', 15), ('a@002db/p#P#p0', 14), ('a@002db/x@0024y', 16)]
+    assert innodb_table_ids(query, 'a-b') == {'t': [12], 'p': [14, 15], 'x$y': [16]}
+    # LIKE's own characters in a name are escaped: the database a_b does not take aXb's tables.
+    innodb_table_ids(query, 'a_b%')
+    assert asked[-1] == ('a\\_b@0025/%',)

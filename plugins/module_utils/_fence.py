@@ -13,8 +13,10 @@ databases (from any host, as any user), and the server's write counters must not
 the source: its databases are not switched to read-only (that is the operator's choice, not the migration's).
 
 Write counters: PostgreSQL counts inserted, updated and deleted rows per table (``pg_stat_user_tables``, summed per
-database) and schema changes as catalog rows inserted or deleted (autovacuum's statistics left out); a backend
-hands its counts over when it ends, and one still connected is found as a session. MySQL/MariaDB count
+database) and catalog rows written (schema changes, large objects; autovacuum's statistics left out), and each
+sequence's state is read (nextval and setval move no row counter); a backend hands its counts over when it ends,
+and one still connected is found as a session. A transaction prepared for two-phase commit is a writer no
+session holds: it is named with the sessions. MySQL/MariaDB count
 them per table in performance_schema where it is on (MySQL 8's default); else only for the whole server (rows
 written by handlers, schema statements), so that on a server shared with other applications their writes stop
 the migration too; the message says so.
@@ -33,9 +35,13 @@ SETTLE_SECONDS = 3.0
 # pg_class updates), which go on after the client stopped and are no writer's.
 PG_ROWS_WRITTEN = "SELECT COALESCE(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables"
 # Per catalog table, so that a refusal says what kind of change it saw (pg_attribute and pg_class: a table made
-# or altered, a temporary one too).
-PG_SCHEMA_CHANGES = ("SELECT relname, n_tup_ins + n_tup_del FROM pg_stat_sys_tables "
-                     "WHERE relname <> 'pg_statistic' AND n_tup_ins + n_tup_del > 0")
+# or altered, a temporary one too; pg_largeobject: a large object written; pg_sequence: a sequence altered).
+# Statistics are no writer's (autovacuum's ANALYZE writes them after the client's last writes), and its updates
+# of pg_class and pg_database are made in place, which counts no update.
+PG_CATALOG_WRITES = ("SELECT relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_sys_tables "
+                     "WHERE relname NOT IN ('pg_statistic', 'pg_statistic_ext_data') "
+                     "AND n_tup_ins + n_tup_upd + n_tup_del > 0")
+PG_SEQUENCES = "SELECT format('%I.%I', schemaname, sequencename), last_value::text FROM pg_sequences"
 # Between two readings of PostgreSQL's write counters that must agree before the fence stands.
 STATS_SETTLE_SECONDS = 0.25
 # Rows written to tables (MariaDB counts its internal temporary tables apart, as Handler_tmp_*) and schema
@@ -47,6 +53,13 @@ MYSQL_COUNTERS = ('Handler_write', 'Handler_update', 'Handler_delete', 'Com_crea
 
 class FenceBroken(Exception):
     pass
+
+
+def _moved(name, before, now):
+    """A counter's move ('name +2'), or a state's ('name 41 -> 500')."""
+    if isinstance(now, int) and isinstance(before, (int, type(None))):
+        return '%s %+d' % (name, now - (before or 0))
+    return '%s %s -> %s' % (name, before, now)
 
 
 class WriteFence(object):
@@ -94,7 +107,7 @@ class WriteFence(object):
     def check(self):
         self._no_sessions('while the copy was compared')
         now = self.read_positions()
-        moved = sorted('%s %+d' % (name, value - self.positions.get(name, 0))
+        moved = sorted(_moved(name, self.positions.get(name), value)
                        for name, value in now.items() if self.positions.get(name) != value)
         if moved:
             scope = ('for the whole server, so writes to other databases on it count too'
@@ -137,7 +150,18 @@ class WriteFence(object):
                 "ORDER BY id" % (', '.join(['%s'] * len(own or [0])), ', '.join(['%s'] * len(self.databases))),
                 list(own or [0]) + list(self.databases))
         return ['%s@%s%s (database %s, %s)' % (user, host, ':%s' % port if port else '', db or 'none', state)
-                for user, host, port, db, state in rows]
+                for user, host, port, db, state in rows] + self.prepared()
+
+    def prepared(self):
+        """Transactions prepared for two-phase commit: writers that no session holds, committed whenever their
+        coordinator says so."""
+        server = self.server
+        if server.engine == 'pgsql':
+            return ["prepared transaction '%s' of %s (database %s)" % row for row in server.query(
+                'SELECT gid, owner, database FROM pg_prepared_xacts WHERE database = ANY(%s) ORDER BY prepared',
+                (self.databases,))]
+        # XA transactions carry no database: any prepared one may write these.
+        return ["prepared XA transaction '%s' (database unknown)" % row[3] for row in server.query('XA RECOVER')]
 
     def read_positions(self):
         """{counter: value}: what moves when rows of the databases are written."""
@@ -147,8 +171,10 @@ class WriteFence(object):
             for dbname in self.databases:
                 server.query('SELECT pg_stat_clear_snapshot()', dbname=dbname)
                 out['%s rows written' % dbname] = int(server.query(PG_ROWS_WRITTEN, dbname=dbname)[0][0])
-                out.update(('%s schema changes (%s)' % (dbname, table), int(changed))
-                           for table, changed in server.query(PG_SCHEMA_CHANGES, dbname=dbname))
+                out.update(('%s catalog writes (%s)' % (dbname, table), int(changed))
+                           for table, changed in server.query(PG_CATALOG_WRITES, dbname=dbname))
+                out.update(('%s sequence %s' % (dbname, name), value)
+                           for name, value in server.query(PG_SEQUENCES, dbname=dbname))
             return out
         if int(server.query('SELECT @@performance_schema')[0][0]):
             rows = server.query('SELECT object_schema, object_name, count_insert, count_update, count_delete FROM '

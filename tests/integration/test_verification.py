@@ -422,10 +422,52 @@ def test_the_fence_counts_writes_of_a_client_that_has_already_gone(pair):
             pair.run("old", ["ANALYZE w"], dbname)  # as autovacuum does after the client's last writes: no writer
             assert fence.check() == fence.positions
             pair.run("old", ["ALTER TABLE w ADD COLUMN extra INT"], dbname)  # a schema change writes no row
-            with pytest.raises(FenceBroken, match=r"schema changes \(pg_attribute\) \+1"):
+            with pytest.raises(FenceBroken, match=r"catalog writes \(pg_attribute\) \+1"):
                 fence.check()
     finally:
         server.close()
+
+
+FENCE_WRITERS = {
+    # Writers that move no table's row counter: sequences, large objects (a catalog), DDL that only updates a
+    # catalog row, and a transaction prepared for two-phase commit (no session holds it).
+    "pgsql": {
+        "nextval": ["SELECT nextval('s')"], "setval": ["SELECT setval('s', 500)"],
+        "alter sequence": ["ALTER SEQUENCE s INCREMENT BY 3"],
+        "lo_put": ["SELECT lo_put(4711, 0, 'changed')"], "lo_create": ["SELECT lo_from_bytea(4712, 'new')"],
+        "replica identity": ["ALTER TABLE w REPLICA IDENTITY FULL"],
+        "prepared": ["BEGIN", "INSERT INTO w VALUES (7, 'prepared')", "PREPARE TRANSACTION 'wabiz_test'"],
+    },
+    "mysql": {
+        "xa prepared": ["XA START 'wabiz_test'", "INSERT INTO w VALUES (7, 'prepared')", "XA END 'wabiz_test'",
+                        "XA PREPARE 'wabiz_test'"],
+    },
+}
+FENCE_CLEANUP = {"prepared": ["ROLLBACK PREPARED 'wabiz_test'"], "xa prepared": ["XA ROLLBACK 'wabiz_test'"]}
+
+
+@pytest.mark.parametrize("writer", sorted(set(FENCE_WRITERS["pgsql"]) | set(FENCE_WRITERS["mysql"])))
+def test_the_fence_sees_writers_that_move_no_row_counter(pair, writer):
+    from ansible_collections.wabiz.migration.plugins.module_utils._db import Server
+    from ansible_collections.wabiz.migration.plugins.module_utils._fence import FenceBroken, WriteFence
+    if writer not in FENCE_WRITERS[pair.engine]:
+        pytest.skip("no such writer on %s" % pair.engine)
+    dbname = PREFIX + "fence_writers"
+    setup = ["CREATE TABLE w (id INT PRIMARY KEY, v VARCHAR(10))"]
+    if pair.engine == "pgsql":
+        setup += ["CREATE SEQUENCE s", "SELECT lo_from_bytea(4711, 'kept')"]
+    pair.create_database("old", dbname, setup)
+    server = Server(pair.engine, "127.0.0.1", pair.ports["old"], "root", PASSWORD)
+    try:
+        fence = WriteFence(server, [dbname])
+        fence.raise_()
+        pair.run("old", FENCE_WRITERS[pair.engine][writer], dbname)
+        with pytest.raises(FenceBroken):
+            fence.check()
+    finally:
+        server.close()
+        if writer in FENCE_CLEANUP:
+            pair.run("old", FENCE_CLEANUP[writer], dbname)
 
 
 # Change capture: what it cannot see must not pass ------------------------------------------------------

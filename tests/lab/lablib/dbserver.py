@@ -147,7 +147,8 @@ def run_postgres(datadir, port, time_zone=None):
     shutil.chown(log, "postgres", "postgres")
     run(["runuser", "-u", "postgres", "--", PG_BIN + "/pg_ctl", "-D", datadir, "-l", log, "-w", "-t", "60",
          "-o", "-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories=%s -c max_connections=300 "
-               "-c shared_buffers=256MB -c wal_level=logical -c max_replication_slots=40 -c max_wal_senders=40%s%s" % (
+               "-c shared_buffers=256MB -c wal_level=logical -c max_replication_slots=40 -c max_wal_senders=40 "
+               "-c max_prepared_transactions=10%s%s" % (
                    port, datadir, " -c timezone=" + time_zone if time_zone else "",
                    # start_postgres put a certificate there: TLS on (pg_hba.conf takes only TLS then).
                    " -c ssl=on" if os.path.exists(os.path.join(datadir, "server.key")) else ""),

@@ -395,7 +395,6 @@ def _capture_in_binlog(source, target, dbname, target_db, spill):
                             identities={'source': source_ids, 'target': table_identities(target, target_db)})
 
 
-
 def _capture_in_slots(source, target, dbname, target_db, identities, spill):
     """PostgreSQL: a slot on the target first, then one on the source with an exported snapshot, the copy
     compared at the snapshot."""

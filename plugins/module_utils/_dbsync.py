@@ -119,6 +119,7 @@ PG_SHAPE = {
                       "ORDER BY m.oid)) FROM pg_largeobject_metadata m"),
 }
 
+
 class Table(object):
     """A base table as the sync sees it: its columns in order, its primary key, whether rows may be copied."""
 

@@ -67,9 +67,10 @@ CASES = {
                    "ON CONFLICT (id) DO UPDATE SET hits = audit.hits + 1; RETURN NULL; END$$",
                    "CREATE TRIGGER noted AFTER INSERT OR UPDATE OR DELETE ON w FOR EACH ROW EXECUTE FUNCTION note()"],
                   ["UPDATE w SET v = 'counted once' WHERE id = 3"]),
-        "mysql": (["CREATE TABLE audit (id INT PRIMARY KEY, hits INT)", "INSERT INTO audit VALUES (1, 0)"] + [
-            "CREATE TRIGGER noted_%s AFTER %s ON w FOR EACH ROW INSERT INTO audit VALUES (1, 1) "
-            "ON DUPLICATE KEY UPDATE hits = hits + 1" % (event[0], event) for event in ("INSERT", "UPDATE", "DELETE")],
+        "mysql": (["CREATE TABLE audit (id INT PRIMARY KEY, hits INT)", "INSERT INTO audit VALUES (1, 0)"]
+                  + ["CREATE TRIGGER noted_%s AFTER %s ON w FOR EACH ROW INSERT INTO audit VALUES (1, 1) "
+                     "ON DUPLICATE KEY UPDATE hits = hits + 1" % (event[0], event)
+                     for event in ("INSERT", "UPDATE", "DELETE")],
                   ["UPDATE w SET v = 'counted once' WHERE id = 3"])},
     # An ordinary update of a table with a generated column: never a false alarm, never the column written.
     "generated": {

@@ -27,6 +27,7 @@ from serverpair import (BUCKETS, DST_FIRST, DST_SECOND, IN_RANGES, PASSWORD, PRE
 
 pair = pytest.fixture(scope="module", params=["mysql", "pgsql"], name="pair")(pair_fixture)
 
+
 # Constructing rows that fool a sum of CRC-32 values ------------------------------------------------------
 def old_crc(values):
     """The row hash of the check before this one, in Python: CRC32(CONCAT_WS(0x1f, values..., null pattern))."""

@@ -139,13 +139,35 @@ class ExportedSlot(object):
         return False
 
 
-def drop_slots(server, side, databases):
-    """Drops every slot of this collection's ``side`` ('src', 'tgt') for ``databases``; returns their names."""
+def list_slots(server, side, databases):
+    """The slots of this collection's ``side`` ('src', 'tgt') for ``databases``: found by their names' prefix and
+    their databases, with no record of the capture needed (a journal lost, a re-run from another controller)."""
     if server.engine != 'pgsql':
         return []
     rows = server.query('SELECT slot_name FROM pg_replication_slots WHERE starts_with(slot_name, %s) '
                         'AND database = ANY(%s) ORDER BY 1', ('%s%s_' % (SLOT_PREFIX, side), list(databases)))
-    return [slot for (slot,) in rows if drop_slot(server, slot)]
+    return [slot for (slot,) in rows]
+
+
+def drop_slots(server, side, databases):
+    """Drops every slot of ``list_slots``; returns their names."""
+    return [slot for slot in list_slots(server, side, databases) if drop_slot(server, slot)]
+
+
+def drop_all_slots(source, target, databases, names, check_mode):
+    """({'source': [slots dropped], 'target': [...]}, {side: what could not be dropped and how to drop it later}).
+    Each server on its own: a server that cannot be reached (the new one that failed) keeps its slots, and the
+    others are dropped all the same. In check mode: the slots there are, dropped nowhere."""
+    dropped, left = {'source': [], 'target': []}, {}
+    for side, server, key, dbnames in (('source', source, 'src', list(databases)),
+                                       ('target', target, 'tgt', [names[d] for d in databases])):
+        try:
+            dropped[side] = (list_slots if check_mode else drop_slots)(server, key, dbnames)
+        except DbError as exc:
+            left[side] = ('%s. Once it is back: SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots '
+                          "WHERE starts_with(slot_name, '%s%s_') AND database IN (%s)" % (
+                              exc, SLOT_PREFIX, key, ', '.join("'%s'" % d.replace("'", "''") for d in dbnames)))
+    return dropped, left
 
 
 def problems(server, slots_needed, binlog=None, source=True):

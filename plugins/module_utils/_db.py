@@ -166,6 +166,18 @@ def pg_too_old(server, version_num):
             'hash_record_extended). Upgrade the server before migrating.' % (server, major))
 
 
+# The client's databases: its prefix followed by exactly one of the client's names, so that an empty or short
+# prefix takes neither another application's database nor another client's with a longer prefix. The names are
+# the emulator's (the vendor published only waweb's: tests/emulator/README.md).
+CLIENT_NAMES = r'(wacore|waweb|wamessages(_[0-9]+)?)'
+
+
+def client_databases(names, prefix):
+    """The names of ``names`` that are a client's databases with this ``prefix``."""
+    rule = re.compile('^%s%s$' % (re.escape(prefix), CLIENT_NAMES))
+    return [name for name in names if rule.match(name)]
+
+
 class DbError(Exception):
     pass
 

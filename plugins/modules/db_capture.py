@@ -194,10 +194,17 @@ manifest_path:
   type: str
   sample: /var/backups/wabiz/capture/manifest.json
 dropped:
-  description: The slots dropped, by server (C(source), C(target)).
+  description: The slots dropped, by server (C(source), C(target)); in check mode, the slots there are.
   returned: success with O(state=absent)
   type: dict
   sample: {source: [wabiz_src_0c1d2e3f4a5b6c7d8e9f0a1b], target: [wabiz_tgt_1b2c3d4e5f6a7b8c9d0e1f2a]}
+left:
+  description:
+    - By server, why its slots could not be dropped (it cannot be reached) and the statement that drops them once
+      it is back. The other server's are dropped all the same.
+  returned: success with O(state=absent)
+  type: dict
+  sample: {target: "Cannot connect to the pgsql server db-new:5432 as root: ... Once it is back: SELECT ..."}
 '''
 
 import os
@@ -205,7 +212,7 @@ import time
 
 from ansible_collections.wabiz.migration.plugins.module_utils._binlog import BinlogReader
 from ansible_collections.wabiz.migration.plugins.module_utils._capture import (
-    capture_database, caught_up, drop_slots, problems, read_capture)
+    capture_database, caught_up, drop_all_slots, problems, read_capture)
 from ansible_collections.wabiz.migration.plugins.module_utils._db import target_names, target_options
 from ansible_collections.wabiz.migration.plugins.module_utils._dbmodule import DbModule
 from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import IN_MEMORY_ROWS, PG_SESSION, Spill
@@ -227,11 +234,8 @@ def main():
         spill = Spill(params['dest'], params['rows_in_memory'])
         names = target_names(params['databases'], params['name_prefix'], params['target']['name_prefix'])
         if params['state'] == 'absent':
-            dropped = {'source': [], 'target': []}
-            if not module.check_mode:
-                dropped = {'source': drop_slots(source, 'src', params['databases']),
-                           'target': drop_slots(target, 'tgt', [names[d] for d in params['databases']])}
-            module.exit_json(changed=bool(dropped['source'] or dropped['target']), dropped=dropped)
+            dropped, left = drop_all_slots(source, target, params['databases'], names, module.check_mode)
+            module.exit_json(changed=bool(dropped['source'] or dropped['target']), dropped=dropped, left=left)
         identities = {'source': source.identity(), 'target': target.identity()}
         db.never_into_source(target, identities['source'], source.describe())
         found = (problems(source, len(params['databases']), binlog)

@@ -56,6 +56,14 @@ options:
     description: Succeed when no database matches, instead of failing.
     type: bool
     default: false
+  client_only:
+    description:
+      - Only the client's databases of O(name_prefix), by exact name (the prefix followed by C(wacore), C(waweb),
+        C(wamessages) or C(wamessages_<shard>)); every other database the prefix matches is listed in
+        RV(not_the_clients) and left alone. With the default empty prefix, another application's databases and
+        those of a client with a longer prefix are never the client's.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - wabiz.migration.db
@@ -95,6 +103,12 @@ names:
   type: list
   elements: str
   sample: [wacore, wamessages_0, waweb]
+not_the_clients:
+  description: With O(client_only), the databases the prefix matches that are not the client's, left alone.
+  returned: success
+  type: list
+  elements: str
+  sample: [acme_eu_wacore, acme_reports]
 databases:
   description: Per database, C(size_bytes) and C(tables) with C(rows) and C(checksum) per table.
   returned: success
@@ -129,17 +143,21 @@ identity:
   sample: "pgsql:7441394517718823104"
 '''
 
-from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError
+from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError, client_databases
 from ansible_collections.wabiz.migration.plugins.module_utils._dbmodule import DbModule
 
 
 def main():
     db = DbModule(dict(include=dict(type='list', elements='str'), exclude=dict(type='list', elements='str'),
                        row_counts=dict(type='bool', default=True), checksums=dict(type='bool', default=False),
-                       allow_empty=dict(type='bool', default=False)))
+                       allow_empty=dict(type='bool', default=False), client_only=dict(type='bool', default=False)))
     params, server = db.params, db.server
     with db:
         names = server.select(params['name_prefix'], params['include'], params['exclude'])
+        others = []
+        if params['client_only']:
+            client = client_databases(names, params['name_prefix'])
+            names, others = client, [name for name in names if name not in client]
         if not names and not params['allow_empty']:
             raise DbError('No database on the %s matches prefix %r%s' % (
                 server.describe(), params['name_prefix'],
@@ -148,7 +166,8 @@ def main():
         version = server.version()
         identity = server.identity()
         grant = server.grant_to_create()
-    db.module.exit_json(changed=False, names=names, databases=databases, server_version=version, identity=identity,
+    db.module.exit_json(changed=False, names=names, not_the_clients=others, databases=databases,
+                        server_version=version, identity=identity,
                         total_size_bytes=sum(d['size_bytes'] for d in databases.values()), grant_to_create=grant)
 
 

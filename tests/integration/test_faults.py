@@ -469,3 +469,49 @@ def test_machine_crash_inside_stop_old(fault_lab):
     lost = new_serves_with_everything(lab)
     record_fault(lab, "machine crashed inside stop_old, %d of %d old containers still running" % (left, running),
                  "lock released by its id; re-run finished the stop and resumed to success", lost)
+
+
+@pytest.mark.parametrize("fault_lab", [("pgsql", 0)], indirect=True, ids=["pgsql-single"])
+def test_capture_slots_go_without_the_journal_or_the_new_server(fault_lab):
+    """Change capture's replication slots hold the old server's WAL. The journal lost after the capture (an AWX
+    job's work directory is not kept), then a re-run (which starts a journal of its own, whatever it then does),
+    then a rollback: the slots are found by their names and the client's databases, and dropped on both servers. Then a second migration whose new database server dies after the
+    stop, then a rollback: the old client serves without it, its slots on the old server are dropped, and what is
+    left on the dead server is listed with the statement that drops it."""
+    lab = fault_lab
+
+    def slots(name):
+        server = lab.server(name)
+        try:
+            return [row[0] for row in server.query("SELECT slot_name FROM pg_replication_slots")]
+        finally:
+            server.close()
+
+    background = BackgroundPlaybook(lab, "option2.yml")
+    background.wait_until(lambda: step_state(lab, "capture_changes") == "done", "the capture", timeout=300)
+    background.kill()
+    assert slots("old") and slots("new")
+    os.unlink(os.path.join(lab.workdir, "runs", "old-setup__new-setup.json"))
+    run(lab, "option2.yml")
+    rc, output = run(lab, "rollback.yml")
+    assert rc == 0, output[-4000:]
+    assert "replication slots on the old server were dropped" in output, output[-4000:]
+    assert slots("old") == [] and slots("new") == []
+    lost = old_serves_with_everything(lab)
+    record_fault(lab, "journal lost after the capture, then a rollback (option 2)",
+                 "rollback served; the capture's slots found and dropped on both servers", lost)
+
+    background = BackgroundPlaybook(lab, "option2.yml", "-e", "wabiz_db_overwrite=true")
+    background.wait_until(lambda: step_state(lab, "stop_old") == "done", "the old client's stop", timeout=300)
+    lab.run("db", "kill", "new")
+    assert finish_failed(background)
+    rc, output = run(lab, "rollback.yml")
+    assert rc == 0, output[-4000:]
+    assert "Left on the new database server, which could not be reached" in output, output[-4000:]
+    assert "pg_drop_replication_slot" in output, output[-4000:]
+    assert slots("old") == []
+    lost = old_serves_with_everything(lab)
+    lab.run("db", "start", "new")
+    assert slots("new"), "the dead server's slots were listed, not dropped"
+    record_fault(lab, "new database killed after the stop, then a rollback (option 2)",
+                 "rollback served without it; its slots listed with the statement to drop them", lost)

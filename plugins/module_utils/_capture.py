@@ -195,10 +195,19 @@ def problems(server, slots_needed, binlog=None, source=True):
     return found
 
 
+# The end of the last WAL record written: the insert position, less the header of a page that no record has
+# reached yet (24 bytes, 40 on a segment's first page). A record that ends where a page ends leaves the insert
+# position past the next page's header, which is flushed only once something else is written.
+LAST_RECORD_END = ("SELECT (i - CASE WHEN p % s = 40 THEN 40 WHEN p % b = 24 THEN 24 ELSE 0 END)::text FROM "
+                   "(SELECT i, i - '0/0'::pg_lsn AS p, current_setting('wal_block_size')::numeric AS b, "
+                   "pg_size_bytes(current_setting('wal_segment_size')) AS s "
+                   "FROM (SELECT pg_current_wal_insert_lsn() AS i) now) positions")
+
+
 def flushed_lsn(server, dbname):
-    """The server's current WAL position once it is flushed: every transaction committed before this call is
+    """The end of the server's WAL now, once it is flushed: every transaction committed before this call is
     decodable up to it (an asynchronous commit is visible before its WAL is on disk)."""
-    lsn = server.query('SELECT pg_current_wal_insert_lsn()::text', dbname=dbname)[0][0]
+    lsn = server.query(LAST_RECORD_END, dbname=dbname)[0][0]
     deadline = time.time() + FLUSH_SECONDS
     while not server.query('SELECT pg_current_wal_flush_lsn() >= %s::pg_lsn', (lsn,), dbname=dbname)[0][0]:
         if time.time() > deadline:

@@ -12,6 +12,8 @@ or fail before the new client would start, naming the database and table. Before
 after the planting it differs (the test checks both), so an exact end is the sync's doing, not luck.
 """
 
+import time
+
 import pytest
 
 from serverpair import PREFIX, pair_fixture, run
@@ -268,3 +270,39 @@ def test_a_captured_database_dropped_before_the_sync_is_named(pair, tmp_path):
     assert refused.get("failed"), refused
     assert refused["msg"].startswith("%s was captured from the mysql server" % dropped), refused["msg"]
     assert "the new client was not started" in refused["msg"]
+
+
+def test_the_wal_is_read_to_its_end_when_a_record_ends_on_a_page_boundary(pair):
+    """PostgreSQL: WAL written up to the very end of a page leaves the insert position after the next page's
+    header, which nothing flushes until something else is written: the sync must not wait for it."""
+    if pair.engine != "pgsql":
+        pytest.skip("PostgreSQL's WAL")
+    from ansible_collections.wabiz.migration.plugins.module_utils._capture import flushed_lsn
+    from ansible_collections.wabiz.migration.plugins.module_utils._db import Server
+    from serverpair import PASSWORD
+    conn = pair.connect("old")
+    server = Server("pgsql", "127.0.0.1", pair.ports["old"], "root", PASSWORD)
+    try:
+        with conn.cursor() as cur:
+            def offset():
+                cur.execute("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn) % 8192")
+                return int(cur.fetchone()[0])
+
+            # A message's record is its payload and a fixed overhead: measured, then sized to fill the page.
+            for dummy in range(200):
+                if offset() == 24:
+                    break
+                before = offset()
+                cur.execute("SELECT pg_logical_emit_message(false, 'wabiz-test', repeat('x', 100))")
+                overhead = (offset() - before) % 8192 - 100
+                left = 8192 - offset()
+                size = left - overhead if left - overhead >= 0 else 8192 - overhead  # else across to the next
+                cur.execute("SELECT pg_logical_emit_message(false, 'wabiz-test', repeat('x', %s))", (max(size, 0),))
+            assert offset() == 24, "the WAL did not land on a page boundary"
+        cur = None
+        started = time.time()
+        flushed_lsn(server, "postgres")
+        assert time.time() - started < 5
+    finally:
+        conn.close()
+        server.close()

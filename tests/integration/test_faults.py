@@ -475,9 +475,10 @@ def test_machine_crash_inside_stop_old(fault_lab):
 def test_capture_slots_go_without_the_journal_or_the_new_server(fault_lab):
     """Change capture's replication slots hold the old server's WAL. The journal lost after the capture (an AWX
     job's work directory is not kept), then a re-run (which starts a journal of its own, whatever it then does),
-    then a rollback: the slots are found by their names and the client's databases, and dropped on both servers. Then a second migration whose new database server dies after the
-    stop, then a rollback: the old client serves without it, its slots on the old server are dropped, and what is
-    left on the dead server is listed with the statement that drops it."""
+    then a rollback: the slots are found by their names and the client's databases, and dropped on both servers.
+    Then a second migration whose new database server dies after the stop, then a rollback: the old client serves
+    without it, its slots on the old server are dropped, and what is left on the dead server is listed with the
+    statement that drops it."""
     lab = fault_lab
 
     def slots(name):

@@ -379,6 +379,32 @@ def read_changes(lines, dbname, tables, source=True):
     return changes
 
 
+ROTATE = re.compile(rb'^#\d{6}\s+\d{1,2}:\d\d:\d\d server id \d+\s+end_log_pos \d+[^\t]*\tRotate to (\S+)\s+pos: \d+')
+AT = re.compile(rb'^# at (\d+)$')
+
+
+def events_from(lines, start, first_file):
+    """The lines of ``mariadb-binlog`` output read from a position in ``first_file``, from the first event at or
+    after ``start`` ({'file', 'position'}) on, and the output's end. A Rotate event names the file the events after
+    it are in."""
+    wanted = (_file_number(start['file']), start['position'])
+    current, taking = _file_number(first_file), False
+    for line in lines:
+        if not taking:
+            bare = line.rstrip(b'\n')
+            at = AT.match(bare)
+            if at and (current, int(at.group(1))) >= wanted:
+                taking = True
+            elif bare in (b'DELIMITER ;', b'# End of log file'):
+                taking = True
+            else:
+                rotate = ROTATE.match(bare)
+                if rotate:
+                    current = _file_number(rotate.group(1).decode('ascii', 'replace'))
+                continue
+        yield line
+
+
 def logged_rows(lines):
     """{`database`.`table` as mariadb-binlog names it: rows} of every row event in ``lines`` of
     ``mariadb-binlog -v`` (an UPDATE's row is one row, written once)."""
@@ -457,26 +483,30 @@ class BinlogReader(object):
                 os.unlink(path)
         return None
 
-    def unaccounted(self, server, dbname, accounting):
-        """(why, {table: why}): why the writes on ``server`` since a capture of ``dbname`` (its ``accounting``,
-        ``counted_snapshot``) may not all be in the binary log, for the whole database, or per table where the
-        server counts per table; (None, {}) when the rows it counted are those the log holds."""
+    def accounted_changes(self, server, dbname, accounting, start, tables):
+        """(why, {table: why}, Changes): the changes of ``dbname`` on the source ``server`` from ``start`` (as
+        ``changes`` reads them), and why its writes since a capture's ``accounting`` (``counted_snapshot``) may not
+        all be in its binary log, for the whole database or per table (None, {} when the rows the server counted
+        are those the log holds). One reading of the log from the accounting's position serves both: ``start``
+        (the moment the catch-up moved the capture to) is at or after it."""
         if accounting is None or accounting.get('rows_written') is None:
             return ('the capture could not count the rows changed on the %s (user statistics off, or a '
                     'transaction held uncommitted writes for %.1f s): writes outside its binary log cannot be ruled '
-                    'out' % (server.describe(), QUIET_TRIES * QUIET_PAUSE)), {}
+                    'out' % (server.describe(), QUIET_TRIES * QUIET_PAUSE)), {}, None
         problem = position_problem(server, accounting['binlog'])
         if problem:
-            return problem, {}
+            return problem, {}, None
         then, now = accounting['rows_written'], rows_written(server.query, dbname)
         if now is None:
             return 'user statistics (userstat) were turned off on the %s since the capture: its writes since ' \
-                   'cannot be counted (%s)' % (server.describe(), USERSTAT_FIX), {}
+                   'cannot be counted (%s)' % (server.describe(), USERSTAT_FIX), {}, None
         path = self._output()
         try:
             self._run(server, accounting['binlog'], path)
             with open(path, 'rb') as handle:
                 logged = logged_rows(line.rstrip(b'\n') for line in handle)
+                handle.seek(0)
+                changes = read_changes(events_from(handle, start, accounting['binlog']['file']), dbname, tables)
         finally:
             if os.path.exists(path):
                 os.unlink(path)
@@ -488,7 +518,7 @@ class BinlogReader(object):
                 moved[table] = ('the server counted %d rows changed since the capture (user statistics) and its '
                                 'binary log holds %d: a write outside the log (a session with sql_log_bin=0, a '
                                 'rolled-back transaction) cannot be ruled out' % (written, held))
-        return None, moved
+        return None, moved, changes
 
     def changes(self, server, dbname, start, tables, source=True):
         """Changes of ``dbname`` in the binary log of ``server`` (the ``source``, or the target) from ``start`` to

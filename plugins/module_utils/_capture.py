@@ -632,12 +632,20 @@ def capture_problem(source, target, record):
     return None
 
 
-def _changes(source, target, dbname, target_db, record, tables, binlog):
-    """{'source': Changes, 'target': Changes} since the capture, read on both servers at once."""
+def _changes(source, target, dbname, target_db, record, tables, binlog, accounted=False):
+    """{'source': Changes, 'target': Changes} since the capture, read on both servers at once; ``accounted`` (in
+    the downtime, MariaDB): also 'unaccounted' and 'unaccounted tables' (``BinlogReader.accounted_changes``)."""
     if source.engine == 'mysql':
-        return parallel(2, {
-            'source': lambda: binlog.changes(source, dbname, record['source_binlog'], tables),
+        def read_source():
+            if accounted:
+                return binlog.accounted_changes(source, dbname, record.get('accounting'), record['source_binlog'],
+                                                tables)
+            return None, {}, binlog.changes(source, dbname, record['source_binlog'], tables)
+        found = parallel(2, {
+            'source': read_source,
             'target': lambda: binlog.changes(target, target_db, record['target_binlog'], tables, source=False)})
+        why, tables_why, changes = found['source']
+        return {'source': changes, 'target': found['target'], 'unaccounted': why, 'unaccounted tables': tables_why}
     primary_keys = dict((label, table.primary_key) for label, table in tables.items())
     return parallel(2, {
         'source': lambda: decoded(source, dbname, record['source_slot'], flushed_lsn(source, dbname), primary_keys),
@@ -653,9 +661,6 @@ def sync_captured(source, target, dbname, target_db, record, spill, binlog=None)
     ('whole', reason) as ``db_sync``'s per-database sync does, or ('full', reason): the capture cannot be trusted
     and the database is to be compared in full."""
     problem = capture_problem(source, target, record)
-    unaccounted = {}
-    if not problem and source.engine == 'mysql':
-        problem, unaccounted = binlog.unaccounted(source, dbname, record.get('accounting'))
     if problem:
         return 'full', problem
     fingerprint, tables = _shape(source, dbname)
@@ -663,7 +668,10 @@ def sync_captured(source, target, dbname, target_db, record, spill, binlog=None)
         return 'whole', 'its schema changed on the source since the capture'
     if database_shape(target, target_db)[0] != fingerprint:
         return 'whole', 'its schema differs from the source'
-    found = _changes(source, target, dbname, target_db, record, tables, binlog)
+    found = _changes(source, target, dbname, target_db, record, tables, binlog, accounted=True)
+    if found.get('unaccounted'):
+        return 'full', found['unaccounted']
+    unaccounted = found.get('unaccounted tables', {})
     for side in ('source', 'target'):
         if found[side].everything:
             return 'full', 'on the %s, %s' % (side, found[side].everything)

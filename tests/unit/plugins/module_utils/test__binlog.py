@@ -251,3 +251,24 @@ def test_the_count_is_read_again_while_a_transaction_holds_uncommitted_writes(mo
     assert _binlog._quiet_count(never, 'd') is None
     # User statistics off: nothing counts, and nothing is waited for.
     assert _binlog._quiet_count(Answers([(0,)]), 'd') is None
+
+
+def test_events_from_a_later_position_of_the_reading():
+    from ansible_collections.wabiz.migration.plugins.module_utils._binlog import events_from
+    rotate = (b"# at 2000\n#261203  4:51:01 server id 12345  end_log_pos 2040 CRC32 0x1 \tRotate to binlog.000002"
+              b"  pos: 4\n")
+    second = ROWS.replace(b"# at 1193", b"# at 300").replace(b"# at 1235", b"# at 340").replace(
+        b"# at 1367", b"# at 400").replace(b"# at 1416", b"# at 450")
+    text = HEAD + ROWS + rotate + second + TAIL
+    lines = text.splitlines(True)
+    # From the start: everything from the first event of the first file.
+    assert b''.join(events_from(lines, {'file': 'binlog.000001', 'position': 668}, 'binlog.000001')).startswith(
+        b"# at 668\n#700101")
+    # From the second file's event at 300: the first file's rows are left out, the second's and the end kept.
+    later = list(events_from(lines, {'file': 'binlog.000002', 'position': 300}, 'binlog.000001'))
+    assert later[0] == b"# at 300\n" and later[-1] == TAIL.splitlines(True)[-1]
+    assert read_changes(later, 'd', tables()).count == read_changes(second.splitlines(True) + TAIL.splitlines(True),
+                                                                    'd', tables()).count
+    # Past every event: nothing but the end, which the reader needs to know the log was read whole.
+    assert read_changes(events_from(lines, {'file': 'binlog.000003', 'position': 4}, 'binlog.000001'), 'd',
+                        tables()).count == 0

@@ -191,17 +191,19 @@ def binlog_problems(server, reader, source=True):
         found.append('the %s filters its binary log (binlog_do_db %r, binlog_ignore_db %r): a database left out '
                      'is never logged; remove the filters (the server\'s configuration, a restart)'
                      % (server.describe(), status[0][2], status[0][3]))
-    if source:
-        # What counts the writes a session may keep out of the log (sql_log_bin=0), independently of it.
-        if not int(server.query('SELECT @@userstat')[0][0]):
-            found.append('user statistics are off on the %s: the capture counts the rows each table had changed '
-                         '(information_schema.table_statistics) to prove that its binary log holds every write: %s'
-                         % (server.describe(), USERSTAT_FIX))
-        try:
-            server.query(OPEN_WRITERS)
-        except DbError as exc:
-            found.append('%s may not read information_schema.innodb_trx (%s), which the capture needs to count the '
-                         'writes outside the binary log: GRANT PROCESS ON *.* TO %s' % (server.user, exc, server.user))
+    # What counts the writes a session may keep out of the log (sql_log_bin=0), independently of it.
+    if source and not int(server.query('SELECT @@userstat')[0][0]):
+        found.append('user statistics are off on the %s: the capture counts the rows each table had changed '
+                     '(information_schema.table_statistics) to prove that its binary log holds every write: %s'
+                     % (server.describe(), USERSTAT_FIX))
+    try:
+        # InnoDB's open transactions (the source's count) and table ids (both servers' tables' identities).
+        server.query(OPEN_WRITERS)
+        server.query('SELECT COUNT(*) FROM information_schema.innodb_sys_tables')
+    except DbError as exc:
+        found.append('%s may not read InnoDB\'s transactions and tables on the %s (%s), which the capture needs '
+                     'to see the writes outside the binary log: GRANT PROCESS ON *.* TO %s'
+                     % (server.user, server.describe(), exc, server.user))
     problem = reader.problem() or reader.rights_problem(server)
     return found + ([problem] if problem else [])
 

@@ -108,10 +108,10 @@ def rows_written(query, dbname):
 
 def _quiet_count(query, dbname):
     """``rows_written``, read at a moment after which no transaction that had written rows was still open (tried
-    QUIET_TRIES times), or None (or user statistics off). Run right before a consistent snapshot starts: every row counted then belongs
-    to a transaction that ended before the snapshot (one that wrote before the count and was still open after it
-    is seen), so from the snapshot on the rows counted and the rows the log holds are the same writes, unless
-    one was not logged (or failed, or was rolled back)."""
+    QUIET_TRIES times), or None (or user statistics off). Run right before a consistent snapshot starts: every
+    row counted then belongs to a transaction that ended before the snapshot (one that wrote before the count and
+    was still open after it is seen), so from the snapshot on the rows counted and the rows the log holds are the
+    same writes, unless one was not logged (or was rolled back)."""
     for dummy in range(QUIET_TRIES):
         written = rows_written(query, dbname)
         if written is None or not int(query(OPEN_WRITERS)[0][0]):
@@ -122,7 +122,7 @@ def _quiet_count(query, dbname):
 
 def counted_snapshot(server, dbname, before):
     """(a consistent snapshot of ``server``, {'binlog': its position, 'rows_written': ``rows_written`` of
-    ``dbname`` just before it or None (``BinlogReader.unaccounted``), 'before': what ``before(query)`` read right
+    ``dbname`` just before it or None (``BinlogReader.accounted_changes``), 'before': what ``before(query)`` read right
     before it}); ``query(sql, params)`` runs on the snapshot's connection."""
     def prelude(cur):
         def query(sql, params=None):
@@ -513,7 +513,9 @@ class BinlogReader(object):
             if os.path.exists(path):
                 os.unlink(path)
         moved = {}
-        for table in set(then) | set(now):
+        # Every table the counts or the log name: a table the log holds rows of and nothing counted is a gap in
+        # the counting (user statistics off for a while), not a table that was not written.
+        for table in set(then) | set(now) | set(tables):
             written = now.get(table, 0) - then.get(table, 0)
             held = logged.get(b'`%s`.`%s`' % (dbname.encode('utf-8'), table.encode('utf-8')), 0)
             if written != held:

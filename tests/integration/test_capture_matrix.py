@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from serverpair import PREFIX, pair_fixture, run
+from serverpair import PASSWORD, PREFIX, pair_fixture, run
 
 pair = pytest.fixture(scope="module", params=["mysql", "pgsql"], name="pair")(pair_fixture)
 
@@ -217,6 +217,9 @@ UNLOGGED = {
     "nolog_rolled_back": ([], ["SET SESSION sql_log_bin = 0", "BEGIN", "DELETE FROM w WHERE id = 6", "ROLLBACK",
                                "UPDATE w SET v = 'not in the log, after a rollback' WHERE id = 7"]),
     "beside": ([], ["UPDATE w SET v = 'logged' WHERE id = 5"]),
+    # A gap in the counting: a table nothing had counted yet, written while user statistics were off.
+    "uncounted": (["CREATE TABLE x (id INT PRIMARY KEY)"],
+                  ["SET GLOBAL userstat = 0", "INSERT INTO x VALUES (1)", "SET GLOBAL userstat = 1"]),
 }
 
 
@@ -226,7 +229,8 @@ def test_writes_kept_out_of_the_binary_log_are_found(pair, tmp_path):
     db, synced = planted_and_synced(pair, tmp_path, UNLOGGED)
     assert synced["capture_fallbacks"] == {}, synced["capture_fallbacks"]
     full = synced["compared_in_full"]
-    assert set(full) == {db["nolog_update"], db["nolog_truncate"], db["nolog_rolled_back"]}, full
+    assert set(full) == {db["nolog_update"], db["nolog_truncate"], db["nolog_rolled_back"], db["uncounted"]}, full
+    assert "counted 0 rows changed" in full[db["uncounted"]]["x"] and "holds 1" in full[db["uncounted"]]["x"], full
     assert "counted 1 rows changed since the capture (user statistics) and its binary log holds 0" in \
         full[db["nolog_update"]]["w"], full
     assert full[db["nolog_truncate"]] == {"w": "it was rewritten, recreated or altered on the source since the capture"}
@@ -279,7 +283,6 @@ def test_the_wal_is_read_to_its_end_when_a_record_ends_on_a_page_boundary(pair):
         pytest.skip("PostgreSQL's WAL")
     from ansible_collections.wabiz.migration.plugins.module_utils._capture import flushed_lsn
     from ansible_collections.wabiz.migration.plugins.module_utils._db import Server
-    from serverpair import PASSWORD
     conn = pair.connect("old")
     server = Server("pgsql", "127.0.0.1", pair.ports["old"], "root", PASSWORD)
     try:
@@ -299,7 +302,6 @@ def test_the_wal_is_read_to_its_end_when_a_record_ends_on_a_page_boundary(pair):
                 size = left - overhead if left - overhead >= 0 else 8192 - overhead  # else across to the next
                 cur.execute("SELECT pg_logical_emit_message(false, 'wabiz-test', repeat('x', %s))", (max(size, 0),))
             assert offset() == 24, "the WAL did not land on a page boundary"
-        cur = None
         started = time.time()
         flushed_lsn(server, "postgres")
         assert time.time() - started < 5

@@ -16,6 +16,15 @@ from labsupport import ROOT, ansible_playbook, free_port_base
 PLAYBOOK = os.path.join(ROOT, "tests", "integration", "playbooks", "verify.yml")
 PASSWORD = "verify-pw-5b1e"
 PREFIX = "vt_"
+# The modules take only a client's own databases (the prefix followed by wacore, waweb, wamessages or
+# wamessages_<shard>): each test database is a shard database of the client vt_, numbered by its label.
+SHARDS = {}
+
+
+def client_db(label):
+    """The test database for ``label``: vt_wamessages_<n>, the same n for the same label within a run."""
+    return "%swamessages_%d" % (PREFIX, SHARDS.setdefault(label, len(SHARDS) + 1))
+
 ZONES = {"old": "America/New_York", "new": "Asia/Kolkata"}
 BUCKETS = 4096
 # The repeated hour of 2026-11-01 in New York: both instants read 01:30:00 there.

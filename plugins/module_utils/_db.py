@@ -11,6 +11,7 @@ Private to the collection. Drivers: PyMySQL and psycopg2 (psycopg2-binary) on th
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import json
 import re
 import ssl
 import traceback
@@ -168,46 +169,54 @@ def pg_too_old(server, version_num):
 
 # The client's databases: its prefix followed by exactly one of the client's names, so that an empty or short
 # prefix takes neither another application's database nor another client's with a longer prefix. The names are
-# the emulator's (the vendor published only waweb's: tests/emulator/README.md).
+# the emulator's (the vendor published only waweb's: tests/emulator/README.md). A prefix is letters, digits and _
+# (what the client's unquoted CREATE DATABASE takes, and what no tool reads as an option, a path or a pattern).
 CLIENT_NAMES = r'(wacore|waweb|wamessages(_[0-9]+)?)'
-
-
-def client_databases(names, prefix):
-    """The names of ``names`` that are a client's databases with this ``prefix``."""
-    rule = re.compile('^%s%s$' % (re.escape(prefix), CLIENT_NAMES))
-    return [name for name in names if rule.match(name)]
+PREFIX_RULE = re.compile(r'\A[A-Za-z0-9_]*\Z')
 
 
 class DbError(Exception):
     pass
 
 
-# What the copy tools' name filters can rewrite safely, and what a client prefix plus its names ever are.
-SIMPLE_NAME = re.compile(r'^[A-Za-z0-9_]+$')
+def client_rule(prefix):
+    """The pattern of the client's database names with this prefix; DbError for a prefix that is no plain name."""
+    if prefix is None or not PREFIX_RULE.match(prefix):
+        raise DbError('the name prefix %s is not one of the client\'s: a WA_DB_NAME_PREFIX is letters, digits and _ '
+                      '(set wa_db_name_prefix to the client\'s own)' % json.dumps(prefix))
+    return re.compile(r'\A%s%s\Z' % (re.escape(prefix), CLIENT_NAMES))
+
+
+def client_databases(names, prefix):
+    """The names of ``names`` that are a client's databases with this ``prefix``."""
+    rule = client_rule(prefix)
+    return [name for name in names if rule.match(name)]
+
+
+def only_client_databases(names, prefix):
+    """``names``, each checked to be one of the client's databases with ``prefix``, before any tool or statement
+    takes it: DbError naming the others."""
+    strangers = sorted(set(names) - set(client_databases(names, prefix)))
+    if strangers:
+        raise DbError('%s: not one of the client\'s databases (the prefix %s followed by wacore, waweb, wamessages or '
+                      'wamessages_<shard>); nothing is done to another application\'s or another client\'s database'
+                      % (', '.join(json.dumps(name) for name in strangers), json.dumps(prefix)))
+    return list(names)
 
 
 def target_names(databases, source_prefix, target_prefix):
     """{source database: its name on the target}. The client's databases are its prefix (WA_DB_NAME_PREFIX) and
     a fixed name: on a target whose client has another prefix, each keeps its name after the prefix.
 
-    Without a target prefix, or with the source's, every database keeps its name. Raises DbError for a database
-    that does not have the source prefix or a name the tools cannot be made to rename.
+    Without a target prefix every database keeps its name. Raises DbError for a database that is not one of the
+    client's with the source prefix: every module that copies, captures, syncs or restores names its databases
+    through here.
     """
+    only_client_databases(databases, source_prefix)
     if target_prefix is None or target_prefix == source_prefix:
         return dict((d, d) for d in databases)
-    if source_prefix is None:
-        raise DbError('a target name_prefix needs the source\'s name_prefix, to know what to replace')
-    names = {}
-    for dbname in databases:
-        renamed = target_prefix + dbname[len(source_prefix):]
-        if not dbname.startswith(source_prefix):
-            raise DbError('%s does not start with the source prefix %r: it cannot be given the target prefix %r'
-                          % (dbname, source_prefix, target_prefix))
-        if not (SIMPLE_NAME.match(dbname) and SIMPLE_NAME.match(renamed)):
-            raise DbError('%s -> %s: only names of letters, digits and _ are copied under another name'
-                          % (dbname, renamed))
-        names[dbname] = renamed
-    return names
+    client_rule(target_prefix)
+    return dict((d, target_prefix + d[len(source_prefix):]) for d in databases)
 
 
 class Server(object):
@@ -446,20 +455,23 @@ class Server(object):
             rows = self.query('SELECT datname FROM pg_database WHERE NOT datistemplate')
         return sorted(r[0] for r in rows if r[0] not in SYSTEM_DATABASES[self.engine])
 
-    def select(self, prefix='', include=None, exclude=None):
-        """The client's databases: by prefix, restricted to ``include`` when given, minus ``exclude``.
-
-        Raises DbError when an included database is missing or nothing matches.
-        """
-        present = [d for d in self.databases() if d.startswith(prefix)]
+    def select(self, prefix, include=None, exclude=None):
+        """The client's databases with this prefix (client_databases), restricted to ``include`` when given (each
+        one of the client's, and present), minus ``exclude``."""
+        present = client_databases(self.databases(), prefix)
         if include:
+            only_client_databases(include, prefix)
             missing = sorted(set(include) - set(present))
             if missing:
                 raise DbError('%s not found on the %s (prefix %r; present: %s)' % (
                     ', '.join(missing), self.describe(), prefix, ', '.join(present) or 'none'))
             present = [d for d in present if d in include]
-        chosen = [d for d in present if d not in set(exclude or [])]
-        return chosen
+        return [d for d in present if d not in set(exclude or [])]
+
+    def strangers(self, prefix):
+        """The databases whose names start with ``prefix`` but are not the client's: another client's with a
+        longer prefix, another application's; left alone, and named in the plan."""
+        return [d for d in self.databases() if d.startswith(prefix) and d not in client_databases([d], prefix)]
 
     def tables(self, dbname):
         """(schema, table) pairs; schema is None on MySQL."""

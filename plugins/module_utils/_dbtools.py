@@ -300,6 +300,8 @@ def files_of(path):
 
 
 DEST_MARKER = '.wabiz-dump'
+NOFOLLOW = getattr(os, 'O_NOFOLLOW', 0)
+PLAIN_NAME = re.compile(r'\A[A-Za-z0-9_]+\Z')
 
 
 def prepare_dest(dest):
@@ -363,7 +365,8 @@ def compare(expected, found, sides=('on the source', 'after the restore'), names
 
 # pipelines ------------------------------------------------------------------------------------------
 # Positional parameters carry paths and names; credentials reach the tools only through option files or
-# PGPASSFILE. SRC_* and DST_* hold the connection settings of the two ends (PG_ENV: what for_endpoint gives).
+# PGPASSFILE. A database name reaches a tool after "--" (never read as an option), and only a plain name
+# (PLAIN_NAME: never a pg_dump connection string, a path or a pattern) reaches one at all. SRC_* and DST_* hold the connection settings of the two ends (PG_ENV: what for_endpoint gives).
 MYSQLDUMP_ARGS = '--single-transaction --quick --hex-blob --routines --triggers --events --databases'
 PG_DUMP_ARGS = '--no-password --create --no-owner --no-privileges'
 PSQL_ARGS = '-X -q --no-password -v ON_ERROR_STOP=1 -d postgres'
@@ -373,13 +376,13 @@ PG_SRC, PG_DST = (' '.join('%s="$%s_%s"' % (name, end, name) for name in PG_ENV)
 SCRIPTS = {
     # (method, what): bash script; $1 database, $2 dump file or directory, $3 threads, $4 regex
     # $DUMP_OPTIONS: mysqldump_options, fixed words (unquoted, so none is none).
-    ('mysqldump', 'dump'): '"$DUMP" --defaults-extra-file="$SRC_CNF" $DUMP_OPTIONS ' + MYSQLDUMP_ARGS + ' "$1" > "$2"',
+    ('mysqldump', 'dump'): '"$DUMP" --defaults-extra-file="$SRC_CNF" $DUMP_OPTIONS ' + MYSQLDUMP_ARGS + ' -- "$1" > "$2"',
     ('mysqldump', 'load'): '"$LOAD" --defaults-extra-file="$DST_CNF" < "$2"',
     ('mysqldump', 'copy'): ('"$DUMP" --defaults-extra-file="$SRC_CNF" $DUMP_OPTIONS ' + MYSQLDUMP_ARGS +
-                            ' "$1" | tee "$2" | "$LOAD" --defaults-extra-file="$DST_CNF"'),
-    ('pg_dump', 'dump'): PG_SRC + ' "$DUMP" ' + PG_DUMP_ARGS + ' "$1" > "$2"',
+                            ' -- "$1" | tee "$2" | "$LOAD" --defaults-extra-file="$DST_CNF"'),
+    ('pg_dump', 'dump'): PG_SRC + ' "$DUMP" ' + PG_DUMP_ARGS + ' -- "$1" > "$2"',
     ('pg_dump', 'load'): PG_DST + ' "$LOAD" ' + PSQL_ARGS + ' -f "$2"',
-    ('pg_dump', 'copy'): (PG_SRC + ' "$DUMP" ' + PG_DUMP_ARGS + ' "$1" | tee "$2" | ' + PG_DST + ' "$LOAD" ' +
+    ('pg_dump', 'copy'): (PG_SRC + ' "$DUMP" ' + PG_DUMP_ARGS + ' -- "$1" | tee "$2" | ' + PG_DST + ' "$LOAD" ' +
                           PSQL_ARGS),
     # mydumper works on all databases at once, into one directory, with its own threads.
     ('mydumper', 'dump'): ('"$DUMP" --defaults-file="$SRC_CNF" --regex "$4" --outputdir "$2" --threads "$3" '
@@ -446,6 +449,9 @@ class Transfer(object):
 
     def _run(self, what, dbname, path, regex=''):
         renamed = self.names.get(dbname)
+        for name in filter(None, (dbname, renamed)):
+            if not PLAIN_NAME.match(name):
+                raise ToolError('%r is no plain database name (letters, digits and _): no tool is run with it' % name)
         return run_script(self.module, script(self.method, what, renamed),
                           [dbname, path, str(self.jobs), regex, renamed or dbname], self.env,
                           '%s of %s with %s' % (what, dbname or 'the databases', self.method))
@@ -453,6 +459,8 @@ class Transfer(object):
     def dump_path(self, directory, dbname=None):
         if self.method == 'mydumper':
             return os.path.join(directory, 'mydumper')
+        if not PLAIN_NAME.match(dbname):
+            raise ToolError('%r is no plain database name (letters, digits and _): no file is named after it' % dbname)
         return os.path.join(directory, '%s.sql' % dbname)
 
     def dump(self, directory, databases):
@@ -481,8 +489,9 @@ class Transfer(object):
 
     def _task(self, what, dbname, path):
         def task():
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600) if what != 'load' else None
-            if fd is not None:
-                os.close(fd)  # created 0600 before the tool writes into it
+            if what != 'load':
+                # Created 0600 before the tool writes into it; a name already there (a link planted in the
+                # directory) is refused, not followed.
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, 0o600))
             return self._run(what, dbname, path)
         return task

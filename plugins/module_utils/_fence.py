@@ -17,9 +17,10 @@ database) and catalog rows written (schema changes, large objects; autovacuum's 
 sequence's state is read (nextval and setval move no row counter); a backend hands its counts over when it ends,
 and one still connected is found as a session. A transaction prepared for two-phase commit is a writer no
 session holds: it is named with the sessions. MySQL/MariaDB count
-them per table in performance_schema where it is on (MySQL 8's default); else only for the whole server (rows
-written by handlers, schema statements), so that on a server shared with other applications their writes stop
-the migration too; the message says so.
+rows per table in performance_schema where it is on (MySQL 8's default), else in MariaDB's user statistics
+(userstat=1), so that another client's or application's writes on a shared server do not stop the migration;
+schema statements are counted for the whole server, and without either per-table reading rows too (the message
+says so: on a shared server, the others' writes then stop the migration).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -46,9 +47,9 @@ PG_SEQUENCES = "SELECT format('%I.%I', schemaname, sequencename), last_value::te
 STATS_SETTLE_SECONDS = 0.25
 # Rows written to tables (MariaDB counts its internal temporary tables apart, as Handler_tmp_*) and schema
 # changes, for the whole server.
-MYSQL_COUNTERS = ('Handler_write', 'Handler_update', 'Handler_delete', 'Com_create_table', 'Com_alter_table',
-                  'Com_drop_table', 'Com_rename_table', 'Com_truncate', 'Com_create_index', 'Com_drop_index',
-                  'Com_create_db', 'Com_drop_db')
+MYSQL_ROW_COUNTERS = ('Handler_write', 'Handler_update', 'Handler_delete')
+MYSQL_SCHEMA_COUNTERS = ('Com_create_table', 'Com_alter_table', 'Com_drop_table', 'Com_rename_table', 'Com_truncate',
+                         'Com_create_index', 'Com_drop_index', 'Com_create_db', 'Com_drop_db')
 
 
 class FenceBroken(Exception):
@@ -107,11 +108,11 @@ class WriteFence(object):
     def check(self):
         self._no_sessions('while the copy was compared')
         now = self.read_positions()
-        moved = sorted(_moved(name, self.positions.get(name), value)
-                       for name, value in now.items() if self.positions.get(name) != value)
+        moved_names = sorted(name for name, value in now.items() if self.positions.get(name) != value)
+        moved = [_moved(name, self.positions.get(name), now[name]) for name in moved_names]
         if moved:
             scope = ('for the whole server, so writes to other databases on it count too'
-                     if any(name in MYSQL_COUNTERS for name in now) else 'per database')
+                     if any(name in MYSQL_ROW_COUNTERS + MYSQL_SCHEMA_COUNTERS for name in moved_names) else 'per database')
             raise FenceBroken(
                 'The %s databases were written to while the migration compared them: %s (counted %s). A writer '
                 'is still running against %s (%s?). Find and stop it, %s'
@@ -177,11 +178,22 @@ class WriteFence(object):
                            for name, value in server.query(PG_SEQUENCES, dbname=dbname))
             return out
         if int(server.query('SELECT @@performance_schema')[0][0]):
-            rows = server.query('SELECT object_schema, object_name, count_insert, count_update, count_delete FROM '
+            rows = server.query('SELECT object_schema, object_name, count_insert + count_update + count_delete FROM '
                                 'performance_schema.table_io_waits_summary_by_table WHERE object_schema IN (%s)'
                                 % ', '.join(['%s'] * len(self.databases)), self.databases)
-            return dict(('%s.%s rows written' % (dbname, table), int(inserted) + int(updated) + int(deleted))
-                        for dbname, table, inserted, updated, deleted in rows)
-        rows = server.query('SHOW GLOBAL STATUS WHERE Variable_name IN (%s)' % ', '.join(['%s'] * len(MYSQL_COUNTERS)),
-                            MYSQL_COUNTERS)
+        elif [tuple(row) for row in server.query("SHOW GLOBAL VARIABLES LIKE 'userstat'")] == [('userstat', 'ON')]:
+            # MariaDB's user statistics: rows changed per table, by every session.
+            rows = server.query('SELECT table_schema, table_name, rows_changed FROM information_schema.table_statistics '
+                                'WHERE table_schema IN (%s)' % ', '.join(['%s'] * len(self.databases)), self.databases)
+        else:
+            return self._global_status(MYSQL_ROW_COUNTERS + MYSQL_SCHEMA_COUNTERS)
+        # Rows per table of these databases (a neighbour's writes on a shared server are its own); schema
+        # statements for the whole server, as no per-table reading counts them.
+        positions = self._global_status(MYSQL_SCHEMA_COUNTERS)
+        positions.update(('%s.%s rows written' % (dbname, table), int(written)) for dbname, table, written in rows)
+        return positions
+
+    def _global_status(self, names):
+        rows = self.server.query('SHOW GLOBAL STATUS WHERE Variable_name IN (%s)' % ', '.join(['%s'] * len(names)),
+                                 names)
         return dict((name, int(value)) for name, value in rows)

@@ -24,7 +24,9 @@ seealso:
     description: 'The operator''s guide: dropping the old database after 14 healthy days.'
 options:
   databases:
-    description: The databases to drop. Those already gone are skipped.
+    description:
+      - The databases to drop, each one of the client's of O(name_prefix) (the module refuses any other name
+        before it drops anything). Those already gone are skipped.
     type: list
     elements: str
     required: true
@@ -63,6 +65,7 @@ dropped:
   sample: [wacore, wamessages_0, wamessages_1, waweb]
 '''
 
+from ansible_collections.wabiz.migration.plugins.module_utils._db import only_client_databases
 from ansible_collections.wabiz.migration.plugins.module_utils._dbmodule import DbModule
 
 
@@ -72,6 +75,7 @@ def main():
     if db.params['confirm'] != ','.join(wanted):
         db.module.fail_json(msg='confirm must be exactly %r; nothing was dropped' % ','.join(wanted))
     with db:
+        only_client_databases(wanted, db.params['name_prefix'])
         present = [d for d in wanted if d in db.server.databases()]
         if not db.module.check_mode:
             for dbname in present:

@@ -296,7 +296,7 @@ def main():
     with db:
         databases = source.select(params['name_prefix'], params['databases'], params['exclude'])
         if not databases:
-            raise ToolError('no database with the prefix %r on the %s%s' % (
+            raise ToolError('no client database (%swacore, ...) on the %s%s' % (
                 params['name_prefix'], source.describe(),
                 ' without %s' % ', '.join(params['exclude']) if params['exclude'] else ''))
         tools = choose_tools(module, params['engine'], params['method'])

@@ -12,8 +12,11 @@ module: db_info
 short_description: List an On-Premises client's databases with sizes, row counts and checksums
 version_added: 1.0.0
 description:
-  - Connects to the client's MySQL/MariaDB or PostgreSQL server and returns the client's databases, chosen
-    by name prefix (C(WA_DB_NAME_PREFIX) of the client) and optional include and exclude lists.
+  - Connects to the client's MySQL/MariaDB or PostgreSQL server and returns the client's databases: those named
+    by its prefix (C(WA_DB_NAME_PREFIX)) followed by exactly one of the client's names (C(wacore), C(waweb),
+    C(wamessages), C(wamessages_<shard>)), with optional include and exclude lists. Every other database whose
+    name starts with the prefix (another client's with a longer prefix, another application's) is listed in
+    RV(not_the_clients) and left alone.
   - For each database, its size, and per table an exact row count and optionally a content checksum, so a
     restore can be verified against the source and a dump sized before any downtime.
   - Reads only; the server is never changed.
@@ -25,15 +28,9 @@ seealso:
   - module: community.mysql.mysql_info
   - module: community.postgresql.postgresql_info
 options:
-  name_prefix:
-    description:
-      - Only databases whose names start with this prefix. With the default empty prefix every database
-        except the server's own (C(mysql), C(sys), C(postgres), ...) is the client's.
-    type: str
-    default: ''
   include:
     description:
-      - Only these databases. Each must exist, or the module fails naming the missing ones.
+      - Only these databases. Each must be one of the client's and exist, or the module fails naming the others.
     type: list
     elements: str
   exclude:
@@ -54,14 +51,6 @@ options:
     default: false
   allow_empty:
     description: Succeed when no database matches, instead of failing.
-    type: bool
-    default: false
-  client_only:
-    description:
-      - Only the client's databases of O(name_prefix), by exact name (the prefix followed by C(wacore), C(waweb),
-        C(wamessages) or C(wamessages_<shard>)); every other database the prefix matches is listed in
-        RV(not_the_clients) and left alone. With the default empty prefix, another application's databases and
-        those of a client with a longer prefix are never the client's.
     type: bool
     default: false
 extends_documentation_fragment:
@@ -104,7 +93,7 @@ names:
   elements: str
   sample: [wacore, wamessages_0, waweb]
 not_the_clients:
-  description: With O(client_only), the databases the prefix matches that are not the client's, left alone.
+  description: The databases whose names start with O(name_prefix) that are not the client's, left alone.
   returned: success
   type: list
   elements: str
@@ -143,24 +132,21 @@ identity:
   sample: "pgsql:7441394517718823104"
 '''
 
-from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError, client_databases
+from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError
 from ansible_collections.wabiz.migration.plugins.module_utils._dbmodule import DbModule
 
 
 def main():
     db = DbModule(dict(include=dict(type='list', elements='str'), exclude=dict(type='list', elements='str'),
                        row_counts=dict(type='bool', default=True), checksums=dict(type='bool', default=False),
-                       allow_empty=dict(type='bool', default=False), client_only=dict(type='bool', default=False)))
+                       allow_empty=dict(type='bool', default=False)))
     params, server = db.params, db.server
     with db:
         names = server.select(params['name_prefix'], params['include'], params['exclude'])
-        others = []
-        if params['client_only']:
-            client = client_databases(names, params['name_prefix'])
-            names, others = client, [name for name in names if name not in client]
+        others = server.strangers(params['name_prefix'])
         if not names and not params['allow_empty']:
-            raise DbError('No database on the %s matches prefix %r%s' % (
-                server.describe(), params['name_prefix'],
+            raise DbError('No client database (%swacore, ...) on the %s%s' % (
+                params['name_prefix'], server.describe(),
                 ' without %s' % ', '.join(params['exclude']) if params['exclude'] else ''))
         databases = dict((name, server.inventory(name, params['row_counts'], params['checksums'])) for name in names)
         version = server.version()

@@ -36,7 +36,9 @@ options:
     type: int
     default: 2
   replace:
-    description: Drop the manifest's databases on the target first when they exist.
+    description:
+      - Drop the manifest's databases on the target first when they exist. The manifest's names are checked to be
+        the client's (its prefix followed by the client's names) before anything is dropped.
     type: bool
     default: false
   name_prefix:

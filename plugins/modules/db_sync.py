@@ -344,7 +344,7 @@ def drop_captured(source, target, captured, databases, names):
 def chosen_databases(source, params):
     """The databases given, and, with all_of_prefix, every database of the source that has the prefix now: one
     created since the copy ahead is copied whole, not forgotten."""
-    chosen = set(source.select(include=params['databases'])) if params['databases'] else set()
+    chosen = set(source.select(params['name_prefix'], include=params['databases'])) if params['databases'] else set()
     if params['all_of_prefix']:
         chosen.update(source.select(params['name_prefix'], exclude=params['exclude']))
     return sorted(chosen)

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from serverpair import PASSWORD, PREFIX, pair_fixture, run
+from serverpair import PASSWORD, client_db, pair_fixture, run
 
 pair = pytest.fixture(scope="module", params=["mysql", "pgsql"], name="pair")(pair_fixture)
 
@@ -156,9 +156,9 @@ STATEMENTS = {
 
 def planted_and_synced(pair, tmp_path, cases):
     """The matrix's run: ``cases`` ({name: (statements before the copy, statements planted after the capture)})
-    as databases PREFIX + 'cm_' + name, each with table w; returns ({name: database}, the sync's result), after
+    as databases client_db('cm_' + name), each with table w; returns ({name: database}, the sync's result), after
     checking that every object of every case ends equal."""
-    db = dict((case, PREFIX + "cm_" + case) for case in cases)
+    db = dict((case, client_db("cm_" + case)) for case in cases)
     for name in ("old", "new"):
         for dbname in pair.databases(name):
             pair.run(name, ["DROP DATABASE %s" % dbname])
@@ -241,7 +241,7 @@ def test_without_user_statistics_mariadb_captures_nothing(pair, tmp_path):
     """Nothing would count the writes kept out of the log: the capture refuses (required) and says why."""
     if pair.engine != "mysql":
         pytest.skip("MariaDB's user statistics")
-    dbname = PREFIX + "cm_userstat"
+    dbname = client_db("cm_userstat")
     for name in ("old", "new"):
         for existing in pair.databases(name):
             pair.run(name, ["DROP DATABASE %s" % existing])
@@ -261,7 +261,7 @@ def test_a_captured_database_dropped_before_the_sync_is_named(pair, tmp_path):
     """MariaDB (PostgreSQL refuses to drop a database that a replication slot follows)."""
     if pair.engine != "mysql":
         pytest.skip("PostgreSQL keeps a captured database from being dropped")
-    kept, dropped = PREFIX + "cm_kept", PREFIX + "cm_dropped"
+    kept, dropped = client_db("cm_kept"), client_db("cm_dropped")
     for name in ("old", "new"):
         for existing in pair.databases(name):
             pair.run(name, ["DROP DATABASE %s" % existing])

@@ -17,9 +17,11 @@ from labsupport import ROOT, ansible_playbook, lab_fixture, leaks
 PLAYBOOK = os.path.join(ROOT, "tests", "integration", "playbooks", "sync.yml")
 lab = lab_fixture([("mysql", 0), ("pgsql", 0)], messages=100)
 
-# synctest_rows keeps its schema and keys: the rows path. synctest_loose changes a table without primary key,
-# synctest_schema gets a column: both are copied whole. synctest_still does not change at all.
-DATABASES = ["synctest_loose", "synctest_rows", "synctest_schema", "synctest_still"]
+# The shard databases of a second client (prefix synctest_) beside the lab's: ROWS keeps its schema and keys, the
+# rows path; LOOSE changes a table without primary key, SCHEMA_CHANGED gets a column: both are copied whole; STILL does
+# not change at all.
+PREFIX = "synctest_"
+LOOSE, ROWS, SCHEMA_CHANGED, STILL = DATABASES = ["synctest_wamessages_%d" % shard for shard in (1, 2, 3, 4)]
 
 SCHEMA = {
     "mysql": [
@@ -63,7 +65,7 @@ def create(server, engine):
 
 def change(server, engine):
     """What the client would do meanwhile, and then some."""
-    rows = "synctest_rows"
+    rows = ROWS
     appended = "CONCAT(name, ' changed')" if engine == "mysql" else "name || ' changed'"
     each(server, rows, [
         "UPDATE keyed SET name = %s WHERE MOD(id, 97) = 0" % appended,  # 12 rows
@@ -81,8 +83,8 @@ def change(server, engine):
     # The counter moves past the last row: the last row goes again, its id must not be given out twice.
     last = server.query("SELECT MAX(id) FROM keyed", dbname=rows)[0][0]
     server.execute("DELETE FROM keyed WHERE id = %s", (last,), dbname=rows)
-    server.execute("INSERT INTO loose VALUES ('late', 1)", dbname="synctest_loose")
-    server.execute("ALTER TABLE keyed ADD COLUMN extra INT", dbname="synctest_schema")
+    server.execute("INSERT INTO loose VALUES ('late', 1)", dbname=LOOSE)
+    server.execute("ALTER TABLE keyed ADD COLUMN extra INT", dbname=SCHEMA_CHANGED)
 
 
 def every_row(server, dbname):
@@ -97,13 +99,13 @@ def every_row(server, dbname):
 def counter(server, engine):
     if engine == "mysql":
         return server.query("SELECT auto_increment FROM information_schema.tables WHERE table_schema = "
-                            "'synctest_rows' AND table_name = 'keyed'")[0][0]
-    return server.query("SELECT last_value, is_called FROM keyed_id_seq", dbname="synctest_rows")[0]
+                            "%s AND table_name = 'keyed'", (ROWS,))[0][0]
+    return server.query("SELECT last_value, is_called FROM keyed_id_seq", dbname=ROWS)[0]
 
 
 def run(lab, work, phase):
     rc, output = ansible_playbook(PLAYBOOK, os.path.join(lab.workdir, "inventory.yml"), "-vvv", "-e", "phase=" + phase,
-                                  "-e", json.dumps({"databases": DATABASES, "work_dir": str(work)}))
+                                  "-e", json.dumps({"databases": DATABASES, "prefix": PREFIX, "work_dir": str(work)}))
     assert rc == 0, output[-6000:]
     assert leaks(lab, output) == [], "a secret in the -vvv output"
     with open(os.path.join(work, phase + ".json"), encoding="utf-8") as handle:
@@ -126,13 +128,13 @@ def test_sync_follows_every_kind_of_change(lab, tmp_path):
         lab.run("client", "down", "old")
         old.close()
         synced = run(lab, tmp_path, "sync")
-        assert set(synced["copied_whole"]) == {"synctest_loose", "synctest_schema"}, synced["copied_whole"]
-        assert "no primary key" in synced["copied_whole"]["synctest_loose"]
-        assert "schema differs" in synced["copied_whole"]["synctest_schema"]
-        rows = synced["synced"]["synctest_rows"]["tables"]
+        assert set(synced["copied_whole"]) == {LOOSE, SCHEMA_CHANGED}, synced["copied_whole"]
+        assert "no primary key" in synced["copied_whole"][LOOSE]
+        assert "schema differs" in synced["copied_whole"][SCHEMA_CHANGED]
+        rows = synced["synced"][ROWS]["tables"]
         assert rows == {"keyed": {"copied": 12 + 3 + 29, "deleted": 12 + 3 + 4},
                         "pairs": {"copied": 2, "deleted": 10 + 1}}, rows
-        assert synced["synced"]["synctest_still"]["tables"] == {}
+        assert synced["synced"][STILL]["tables"] == {}
         for dbname in DATABASES:
             assert every_row(new, dbname) == every_row(old, dbname), dbname
         assert counter(new, engine) == counter(old, engine)
@@ -143,10 +145,10 @@ def test_sync_follows_every_kind_of_change(lab, tmp_path):
 
         backup = run(lab, tmp_path, "backup")
         assert not backup.get("failed"), backup
-        old.execute("INSERT INTO keyed (name) VALUES ('after the stop')", dbname="synctest_rows")
+        old.execute("INSERT INTO keyed (name) VALUES ('after the stop')", dbname=ROWS)
         changed_since = run(lab, tmp_path, "backup")
         assert changed_since.get("failed") and "is not what" in changed_since["msg"], changed_since
-        assert "synctest_rows.keyed: rows 1225 when copied, 1226 now" in changed_since["msg"], changed_since["msg"]
+        assert "%s.keyed: rows 1225 when copied, 1226 now" % ROWS in changed_since["msg"], changed_since["msg"]
 
         refused = run(lab, tmp_path, "restore")["results"]
         assert [r.get("failed") for r in refused] == [True, True]

@@ -23,7 +23,7 @@ import zlib
 
 import pytest
 
-from serverpair import (BUCKETS, DST_FIRST, DST_SECOND, IN_RANGES, PASSWORD, PREFIX, pair_fixture, run)
+from serverpair import (BUCKETS, DST_FIRST, DST_SECOND, IN_RANGES, PASSWORD, client_db, pair_fixture, run)
 
 pair = pytest.fixture(scope="module", params=["mysql", "pgsql"], name="pair")(pair_fixture)
 
@@ -71,7 +71,7 @@ class Case:
 
     def __init__(self, pair):
         self.pair = pair
-        self.dbname = PREFIX + self.name
+        self.dbname = client_db(self.name)
 
     def create(self):
         raise NotImplementedError
@@ -276,7 +276,7 @@ class RowsMovedBetweenTables(Case):
 
 CASES = [SameEditOnManyRows, ValuesSwapped, SeparatorAndEveryByte, TimestampsAcrossZones, FloatsBeyondTheirText,
          CaseInsensitiveText, NumericScale, RowsMovedBetweenTables]
-LATE = PREFIX + "late"
+LATE = client_db("late")
 
 
 @pytest.mark.parametrize("capture, rows_in_memory", [(False, None), (False, IN_RANGES), (True, None)],
@@ -332,9 +332,9 @@ def test_planted_changes_are_found_and_the_copy_ends_exact(pair, tmp_path, captu
     # The backup after the cut-over compares content, not only row counts: an update after the stop is seen.
     backup = run(pair, tmp_path, "backup", databases + [LATE])
     assert not backup.get("failed"), backup.get("msg")
-    pair.run("old", ["UPDATE t1 SET v = 'z' WHERE id = 1"], PREFIX + "moved")
+    pair.run("old", ["UPDATE t1 SET v = 'z' WHERE id = 1"], client_db("moved"))
     changed_since = run(pair, tmp_path, "backup", databases + [LATE])
-    assert changed_since.get("failed") and "%smoved.t1: checksum" % PREFIX in changed_since["msg"], changed_since
+    assert changed_since.get("failed") and "%s.t1: checksum" % client_db("moved") in changed_since["msg"], changed_since
 
 
 def copied_ahead(pair, tmp_path, dbname):
@@ -347,7 +347,7 @@ def copied_ahead(pair, tmp_path, dbname):
 
 
 def test_a_writer_still_connected_after_the_stop_stops_the_sync(pair, tmp_path):
-    dbname = PREFIX + "fence"
+    dbname = client_db("fence")
     copied_ahead(pair, tmp_path, dbname)
     for current in (dbname, None):
         if current is None and pair.engine == "pgsql":
@@ -368,7 +368,7 @@ def test_a_writer_still_connected_after_the_stop_stops_the_sync(pair, tmp_path):
 
 
 def test_a_writer_that_comes_and_goes_during_the_sync_is_caught(pair, tmp_path):
-    dbname = PREFIX + "comes"
+    dbname = client_db("comes")
     copied_ahead(pair, tmp_path, dbname)
     stop = threading.Event()
     written = []
@@ -404,7 +404,7 @@ def test_the_fence_counts_writes_of_a_client_that_has_already_gone(pair):
     two readings is no session any more; the write counters still show it."""
     from ansible_collections.wabiz.migration.plugins.module_utils._db import Server
     from ansible_collections.wabiz.migration.plugins.module_utils._fence import FenceBroken, WriteFence
-    dbname = PREFIX + "gone"
+    dbname = client_db("gone")
     pair.create_database("old", dbname, ["CREATE TABLE w (id INT PRIMARY KEY, v VARCHAR(10))"])
     server = Server(pair.engine, "127.0.0.1", pair.ports["old"], "root", PASSWORD)
     try:
@@ -453,7 +453,7 @@ def test_the_fence_sees_writers_that_move_no_row_counter(pair, writer):
     from ansible_collections.wabiz.migration.plugins.module_utils._fence import FenceBroken, WriteFence
     if writer not in FENCE_WRITERS[pair.engine]:
         pytest.skip("no such writer on %s" % pair.engine)
-    dbname = PREFIX + "fence_writers"
+    dbname = client_db("fence_writers")
     setup = ["CREATE TABLE w (id INT PRIMARY KEY, v VARCHAR(10))"]
     if pair.engine == "pgsql":
         setup += ["CREATE SEQUENCE s", "SELECT lo_from_bytea(4711, 'kept')"]
@@ -508,9 +508,9 @@ CHURN = {"pgsql": ["UPDATE c SET v = v || '!'"], "mysql": ["UPDATE c SET v = CON
 
 
 def captured_trap(pair, tmp_path, names, extra):
-    """Databases PREFIX + cap_<name>, each with table w (and ``extra``'s statements), copied ahead and captured
+    """Databases client_db("cap_" + name), each with table w (and ``extra``'s statements), copied ahead and captured
     with a change in between; returns {name: database}."""
-    databases = [PREFIX + "cap_" + name for name in names]
+    databases = [client_db("cap_" + name) for name in names]
     for name, dbname in zip(names, databases):
         pair.create_database("old", dbname, CAPTURED_TABLE[pair.engine] + extra.get(name, []) + (
             CHURN_TABLE[pair.engine] if name == "between" else []))

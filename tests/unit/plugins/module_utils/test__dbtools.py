@@ -88,7 +88,9 @@ def test_target_names_swap_the_client_prefix_and_refuse_what_the_filters_cannot_
     assert target_names(["wacore", "wamessages_0"], "", "biz2_") == renamed
     assert target_names(["old_wacore"], "old_", "") == {"old_wacore": "wacore"}
     for databases, source, target in ((["wacore"], None, "b_"), (["x_wacore"], "a_", "b_"),
-                                      (["a-wacore"], "a-", "b_"), (["a_wacore"], "a_", "b`")):
+                                      (["a-wacore"], "a-", "b_"), (["a_wacore"], "a_", "b`"),
+                                      (["a_eu_wacore"], "a_", None), (["a_reports"], "a_", "a_"),
+                                      (["--format=c"], "", None), (["../wacore"], "", None)):
         with pytest.raises(DbError):
             target_names(databases, source, target)
 

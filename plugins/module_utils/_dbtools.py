@@ -94,12 +94,26 @@ def process_runs(pid):
     return process_start(pid) is not None
 
 
-def _option_value(value):
-    return '"%s"' % str(value).replace('\\', '\\\\').replace('"', '\\"')
+# An option file value, double-quoted with the escapes MySQL's and MariaDB's tools read back exactly (a newline
+# unescaped would end the value and start an option of its own; an unquoted # starts a comment).
+OPTION_ESCAPES = (('\\', '\\\\'), ('"', '\\"'), ('\n', '\\n'), ('\r', '\\r'), ('\t', '\\t'))
 
 
-def _pgpass_value(value):
-    return str(value).replace('\\', '\\\\').replace(':', '\\:')
+def option_file_value(value, what):
+    text = str(value)
+    if '\0' in text:
+        raise ToolError('%s holds a NUL character, which no option file can carry: change it' % what)
+    for raw, escaped in OPTION_ESCAPES:
+        text = text.replace(raw, escaped)
+    return '"%s"' % text
+
+
+def pgpass_value(value, what):
+    """A pgpass field: \\ and : escaped; a line break cannot be carried (it would end the line)."""
+    text = str(value)
+    if any(c in text for c in '\0\n\r'):
+        raise ToolError('%s holds a line break or NUL, which a pgpass file cannot carry: change it' % what)
+    return text.replace('\\', '\\\\').replace(':', '\\:')
 
 
 CREDENTIALS_PREFIX = 'wabiz-cred-'
@@ -133,14 +147,17 @@ class Credentials(object):
         password = endpoint.password or ''
         if endpoint.engine == 'mysql':
             body = 'host=%s\nport=%d\nuser=%s\npassword=%s\n%s' % (
-                endpoint.host, endpoint.port, _option_value(endpoint.user), _option_value(password),
+                option_file_value(endpoint.host, 'the database host'), endpoint.port,
+                option_file_value(endpoint.user, 'the database user'),
+                option_file_value(password, 'the database password'),
                 ''.join('%s\n' % line for line in mysql_tls_lines(endpoint.tls)))
             # [client] for mariadb/mysql and *-dump, [mydumper]/[myloader] for those.
             path = self._write('my-%d.cnf' % self._count,
                                ''.join('[%s]\n%s' % (group, body) for group in ('client', 'mydumper', 'myloader')))
             return {'extra_file': path}, {}
         path = self._write('pgpass-%d' % self._count, '%s:%d:*:%s:%s\n' % (
-            _pgpass_value(endpoint.host), endpoint.port, _pgpass_value(endpoint.user), _pgpass_value(password)))
+            pgpass_value(endpoint.host, 'the database host'), endpoint.port,
+            pgpass_value(endpoint.user, 'the database user'), pgpass_value(password, 'the database password')))
         return {}, dict({'PGPASSFILE': path, 'PGHOST': endpoint.host, 'PGPORT': str(endpoint.port),
                          'PGUSER': endpoint.user, 'PGCONNECT_TIMEOUT': '10'}, **pg_tls_env(endpoint.tls))
 
@@ -162,7 +179,7 @@ def mysql_tls_lines(tls):
     lines = list(MYSQL_TLS_LINES[tls.get('ssl_mode') or 'prefer'])
     for key, name in (('ca_cert', 'ssl-ca'), ('client_cert', 'ssl-cert'), ('client_key', 'ssl-key')):
         if tls.get(key):
-            lines.append('%s=%s' % (name, _option_value(tls[key])))
+            lines.append('%s=%s' % (name, option_file_value(tls[key], key)))
     return lines
 
 

@@ -4,14 +4,20 @@
 """Credentials files, tool choice and the manifest comparison."""
 
 import os
+import shutil
 import stat
+import subprocess
 
 import pytest
 
 from ansible_collections.wabiz.migration.plugins.module_utils import _dbtools
 from ansible_collections.wabiz.migration.plugins.module_utils._db import Server
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import (
-    Credentials, compare, sweep_credentials)
+    Credentials, ToolError, compare, sweep_credentials)
+
+# Values an inventory or a vault can hold, each of which breaks a naive option file or pgpass line.
+HOSTILE = ['p#a"ss\\w', "a b", "x\nloose-init-command=DROP DATABASE wacore", "$HOME ${PATH} `id`", "it's",
+           "tab\there", "cr\rhere", "end\\", '"', "#", "ü€😀", " lead and trail "]
 
 
 def test_credentials_are_private_quoted_and_removed():
@@ -35,6 +41,30 @@ class NoToolsModule:
     @staticmethod
     def get_bin_path(name, opt_dirs=None):  # pylint: disable=unused-argument
         return None
+
+
+@pytest.mark.skipif(not shutil.which("my_print_defaults"), reason="MariaDB's client tools are not installed")
+@pytest.mark.parametrize("value", HOSTILE)
+def test_the_option_file_reads_back_exactly_the_value_given(value):
+    """MariaDB's own option file reader (what mariadb, mariadb-dump and --print-defaults use) returns the host, user
+    and password exactly, and no extra option."""
+    with Credentials() as credentials:
+        args, _ = credentials.for_endpoint(Server("mysql", value, 3306, value, value))
+        read = subprocess.run(["my_print_defaults", "--defaults-file=" + args["extra_file"], "client"],
+                              capture_output=True, check=True).stdout.decode("utf-8")
+    assert read == "--host=%s\n--port=3306\n--user=%s\n--password=%s\n" % (value, value, value), read
+
+
+def test_what_no_credentials_file_can_carry_is_refused_before_one_is_written():
+    with Credentials() as credentials:
+        with pytest.raises(ToolError, match="the database password holds a NUL"):
+            credentials.for_endpoint(Server("mysql", "db", 3306, "root", "a\0b"))
+        for bad in ("a\nb", "a\rb", "a\0b"):
+            with pytest.raises(ToolError, match="the database password holds a line break or NUL"):
+                credentials.for_endpoint(Server("pgsql", "db", 5432, "root", bad))
+        with pytest.raises(ToolError, match="the database host"):
+            credentials.for_endpoint(Server("pgsql", "db\n*:*:*:*:x", 5432, "root", "pw"))
+        assert os.listdir(credentials.dir) == []
 
 
 def test_choose_tools_explains_what_is_missing():

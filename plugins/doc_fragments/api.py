@@ -47,6 +47,13 @@ options:
       - PEM file of the CA that signed the web app's certificate.
       - If not set, the environment variable E(WA_API_CA_PATH) is used.
     type: path
+  allow_http:
+    description:
+      - Accept an C(http://) O(api_url). Without it such a URL is refused: the admin password and the API tokens
+        would cross the network unencrypted. The URL is parsed (scheme, host, port); spaces, control characters
+        and credentials in it are refused either way.
+    type: bool
+    default: false
   timeout:
     description: Seconds to wait for one HTTP response.
     type: int

@@ -46,7 +46,8 @@ def setup_problems(setup, side):
     each with its fix, as one sentence naming the host; an empty string when nothing is."""
     env = side.upper()
     checks = [
-        problem(setup['api']['api_url'], 'url', 'wa_api_url'),
+        problem(setup['api']['api_url'], 'url' if setup['api'].get('allow_http') else 'api_url', 'wa_api_url',
+                opt_in='wa_api_allow_http'),
         None if setup['api']['api_password'] else 'wa_api_password is missing (or set WA_API_%s_PASSWORD)' % env,
         None if port_number(setup['db']['login_port']) else 'wa_db_port must be a port number (1-65535)',
         None if setup['db']['login_password'] is not None

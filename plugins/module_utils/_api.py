@@ -37,6 +37,7 @@ def api_argument_spec():
         api_token=dict(type='str', no_log=True, fallback=(env_fallback, ['WA_API_TOKEN'])),
         validate_certs=dict(type='bool', default=True, fallback=(env_fallback, ['WA_API_VALIDATE_CERTS'])),
         ca_path=dict(type='path', fallback=(env_fallback, ['WA_API_CA_PATH'])),
+        allow_http=dict(type='bool', default=False),
         timeout=dict(type='int', default=30),
         retries=dict(type='int', default=3),
     )

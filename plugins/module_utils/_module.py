@@ -21,8 +21,10 @@ class ApiModule(object):
         spec.update(argument_spec or {})
         self.module = AnsibleModule(argument_spec=spec, **kwargs)
         self.params = self.module.params
-        if problem(self.params['api_url'], 'url', 'api_url'):
-            self.module.fail_json(msg=problem(self.params['api_url'], 'url', 'api_url'))
+        wrong = problem(self.params['api_url'], 'url' if self.params['allow_http'] else 'api_url', 'api_url',
+                        opt_in='allow_http')
+        if wrong:
+            self.module.fail_json(msg=wrong)
         self.api = WaApi.from_module(self.module)
 
     def call(self, method, path, body=None, expect=(200,), hints=None):

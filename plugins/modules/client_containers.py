@@ -34,7 +34,11 @@ options:
     type: str
     default: '^(waweb|wacore[0-9]*|master[0-9]*|coreapp[0-9]*)$'
   names:
-    description: Plain containers (not made by compose) that belong to the client, by name.
+    description:
+      - Plain containers (not made by compose) that belong to the client, by name.
+      - Unless O(state=absent), each must exist, must not be a compose service outside O(services_regex) and must
+        not run a database server's image (C(mysql), C(mariadb), C(postgres), ...); otherwise the module fails
+        before it stops or starts anything.
     type: list
     elements: str
     default: []
@@ -147,12 +151,33 @@ def snapshot(module, project=None):
         item = json.loads(line)
         labels = dict(pair.split('=', 1) for pair in item.get('Labels', '').split(',') if '=' in pair)
         containers[item['ID']] = {'id': item['ID'][:12], 'name': item['Names'], 'running': item['State'] == 'running',
+                                  'image': item.get('Image', ''),
                                   'project': labels.get('com.docker.compose.project'),
                                   'service': labels.get('com.docker.compose.service')}
     rc, out, err = module.run_command(['docker', 'volume', 'ls', '--quiet'] + scope)
     if rc != 0:
         module.fail_json(msg='docker volume ls failed: %s' % err.strip())
     return containers, sorted(out.split())
+
+
+# Images of database servers: a container of one is never the client's, whatever name it was given.
+DATABASE_IMAGE = re.compile(r'(^|/)(mysql|mariadb|postgres|postgresql|percona[a-z-]*|postgis)(:|@|$)')
+
+
+def not_client_containers(containers, names, pattern):
+    """Why ``names`` (plain containers the operator listed as the client's) do not all name client containers:
+    one missing, one that is another compose service (a database above all), one of a database server's image."""
+    by_name = dict((c['name'], c) for c in containers.values())
+    problems = []
+    for name in names:
+        found = by_name.get(name)
+        if found is None:
+            problems.append('%s: no such container' % name)
+        elif found['service'] and not pattern.match(found['service']):
+            problems.append('%s: the compose service %s, which is not the client\'s' % (name, found['service']))
+        elif DATABASE_IMAGE.search(found['image']):
+            problems.append('%s: a container of the database server image %s' % (name, found['image']))
+    return problems
 
 
 def wait_for_port(module, host, port, timeout):
@@ -181,6 +206,12 @@ def main():
     params = module.params
     pattern = re.compile(params['services_regex'])
     before, volumes_before = snapshot(module, params['project'])
+    if params['state'] != 'absent':
+        problems = not_client_containers(before, params['names'], pattern)
+        if problems:
+            module.fail_json(msg='wa_client_containers (names) must list the client\'s Webapp, Coreapp and Master '
+                                 'containers only: %s. Nothing was stopped or started; fix the list.'
+                             % '; '.join(problems))
     targets = dict((cid, c) for cid, c in before.items()
                    if (params['project'] and c['project'] == params['project'] and c['service']
                        and pattern.match(c['service'])) or c['name'] in params['names'])

@@ -86,3 +86,16 @@ def test_waits_for_the_web_port_after_the_start(run_module, monkeypatch):
     closed = run_module(client_containers, {"project": "wa", "state": "started", "wait_for_port": 1,
                                             "wait_timeout": 0})
     assert closed["failed"] and "did not accept connections within 0 s" in closed["msg"]
+
+
+def test_a_named_container_that_is_not_the_clients_is_refused_before_anything_stops(run_module, monkeypatch):
+    fake = setup(monkeypatch)
+    fake.containers.append(json.dumps({"ID": "e" * 8, "Names": "wa-mysql", "State": "running", "Labels": "",
+                                       "Image": "mariadb:10.11"}))
+    for names, expected in ((["wa_waweb_1", "wa_db_1"], "wa_db_1: the compose service db"),
+                            (["wa_waweb_1", "wa-mysql"], "wa-mysql: a container of the database server image mariadb"),
+                            (["wa_waweb_1", "gone"], "gone: no such container")):
+        result = run_module(client_containers, {"names": names, "state": "stopped"})
+        assert result["failed"] and expected in result["msg"], result
+        assert "Nothing was stopped" in result["msg"]
+    assert not [c for c in fake.commands if c[:2] == ["docker", "stop"]]

@@ -1,7 +1,8 @@
 # Copyright: wabiz.migration contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The files the collection generates from inventory values, read back by the tools that consume them.
+"""Inventory values where they cross into other syntaxes and selections: the files the collection generates, read
+back by the tools that consume them, and the runtime task files' refusals of an empty selection.
 
 The compose file is rendered by a real ansible-playbook run of the client role's template and read by Compose
 itself (``docker-compose config``: v1, the one this machine has; v2 reads the same YAML and the same $$ escape).
@@ -71,3 +72,38 @@ def test_the_compose_file_carries_hostile_values_exactly(tmp_path):
             assert environment[key] == value, (name, key, environment[key])
         assert "privileged" not in service, service
         assert "/srv/ca dir/$x #1:/ca:ro" in service["volumes"], service["volumes"]
+
+
+RUNTIME_SELECTIONS = {
+    # runtime: (host variables, text of the refusal)
+    "ecs-empty": ("ecs", {"wabiz_ecs_cluster": "prod", "wabiz_ecs_services": []}, "wabiz_ecs_services must list"),
+    "ecs-unnamed": ("ecs", {"wabiz_ecs_cluster": "prod", "wabiz_ecs_services": [{"desired_count": 1}]},
+                    "wabiz_ecs_services must list"),
+    "ecs-twice": ("ecs", {"wabiz_ecs_cluster": "prod", "wabiz_ecs_services": [{"name": "web"}, {"name": "web"}]},
+                  "wabiz_ecs_services must list"),
+    "ecs-no-cluster": ("ecs", {"wabiz_ecs_services": [{"name": "web"}]}, "wabiz_ecs_cluster must name"),
+    "k8s-empty": ("kubernetes", {"wabiz_k8s_namespace": "wa", "wabiz_k8s_workloads": []}, "wabiz_k8s_workloads must list"),
+    "k8s-bad-kind": ("kubernetes", {"wabiz_k8s_namespace": "wa", "wabiz_k8s_workloads": [{"kind": "Pod", "name": "web"}]},
+                     "wabiz_k8s_workloads must list"),
+    "k8s-no-namespace": ("kubernetes", {"wabiz_k8s_workloads": [{"name": "web"}]}, "wabiz_k8s_namespace must name"),
+}
+
+
+@pytest.mark.parametrize("case", list(RUNTIME_SELECTIONS))
+@pytest.mark.parametrize("action", ["stop", "start", "status"])
+def test_runtime_task_files_refuse_an_empty_or_ambiguous_selection_before_any_call(tmp_path, case, action):
+    """With nothing listed, ECS would describe (and the stop scale to 0) every service of the cluster, and the
+    Kubernetes stop would do nothing while the status said "stopped". Refused before the cloud's API is called:
+    no AWS account or cluster is reached here, so a call would fail differently."""
+    runtime, host_vars, expected = RUNTIME_SELECTIONS[case]
+    playbook = tmp_path / "runtime.yml"
+    playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": [{
+        "ansible.builtin.import_tasks": os.path.join(ROOT, "playbooks", "runtimes", runtime, action + ".yml")}]}]))
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps({"all": {"hosts": {
+        "localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
+        "old-setup": dict(host_vars, ansible_connection="local")}}}))
+    rc, output = ansible_playbook(str(playbook), str(inventory), "-e",
+                                  json.dumps({"wabiz_client": {"host": "old-setup", "side": "old"}}))
+    assert rc != 0 and expected in output and "Nothing was called" in output, output[-3000:]
+    assert "ecs_service_info" not in output.split("Nothing was called")[0].split("TASK")[-1]

@@ -176,14 +176,14 @@ def sweep_stale_labs():
                        check=False)
 
 
-def start_lab(engine, shards, messages=300, tls=False, managed=False):
+def start_lab(engine, shards, messages=300, tls=False, managed=False, db_prefix=""):
     sweep_stale_labs()
     workdir = tempfile.mkdtemp(prefix="wabiz-test-", dir="/var/tmp")
     name = "t%s" % os.path.basename(workdir).rsplit("-", 1)[-1].lower()
     lab = Lab(workdir, name)
     result = lab.run("up", "--engine", engine, "--shards", str(shards), "--port-base", str(free_port_base()),
-                     "--name", name, *(["--tls"] if tls else []), *(["--managed"] if managed else []),
-                     check=False)
+                     "--name", name, "--db-prefix", db_prefix, *(["--tls"] if tls else []),
+                     *(["--managed"] if managed else []), check=False)
     if result.returncode != 0:
         shutil.rmtree(workdir, ignore_errors=True)
         raise AssertionError("lab up failed:\n%s" % result.stdout)

@@ -52,6 +52,10 @@ def setup_problems(setup, side):
         None if port_number(setup['db']['login_port']) else 'wa_db_port must be a port number (1-65535)',
         None if setup['db']['login_password'] is not None
         else 'wa_db_password is missing (or set WA_DB_%s_PASSWORD)' % env,
+        None if setup['db']['login_password'] != '' else
+        'wa_db_password is empty, which hides WA_DB_%s_PASSWORD (an AWX credential injects it): remove the variable, '
+        'or give the password' % env,
+        topology_problem(setup.get('topology')),
         None if setup['client']['project'] else 'wa_compose_project is empty; name the compose project of the client containers',
         None if len(setup['db']['name_prefix'] or '') <= 50 else
         'wa_db_name_prefix is %d characters; database names hold 63 at most, so the prefix (WA_DB_NAME_PREFIX of the '
@@ -60,6 +64,21 @@ def setup_problems(setup, side):
     found = [c for c in checks if c]
     return 'The %s setup is incomplete or invalid: %s. See docs/docsite/rst/inventory.rst.' % (setup['host'], '; '.join(found)) \
         if found else ''
+
+
+def topology_problem(topology):
+    """Why shards, masters and coreapps do not describe one client (the reference: a single instance is one
+    coreapp; multiconnect has at least 2 masters and shards + 1 coreapps), or None."""
+    if not topology:
+        return None
+    shards, masters, coreapps = (int(topology[key]) for key in ('shards', 'masters', 'coreapps'))
+    if shards == 0 and (masters, coreapps) != (0, 1):
+        return ('wa_topology has no shards (a single instance) but %d master(s) and %d coreapp(s): a single instance '
+                'is {shards: 0, masters: 0, coreapps: 1}' % (masters, coreapps))
+    if shards and (masters < 2 or coreapps != shards + 1):
+        return ('wa_topology has %d shard(s), %d master(s) and %d coreapp(s): multiconnect with %d shard(s) has at least '
+                '2 masters and %d coreapps (shards + 1)' % (shards, masters, coreapps, shards, shards + 1))
+    return None
 
 
 def steps_to_run(steps, done, run_tags=('all',), skip_tags=()):

@@ -315,3 +315,120 @@ def test_modules_refuse_bad_input(ready):
     assert rc == 0, output[-5000:]
     assert output.count("(item=") >= 19
     assert leaks(ready, output) == [], "secrets or API tokens in the -vvv output"
+
+
+class Forwarder:
+    """A TCP forwarder on a port of its own to another 127.0.0.1 port: the old database server under another port."""
+
+    def __init__(self, port):
+        import socket
+        import threading
+        self.target = port
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.open = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        import threading
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.target))
+            self.open += [client, server]
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, sink):
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                try:
+                    end.shutdown(2)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.listener.close()
+        for end in self.open:
+            end.close()
+
+
+@pytest.mark.parametrize("route", ["localhost", "forwarder"])
+def test_the_old_server_under_another_name_or_port_is_refused(ready, route):
+    """The new host's wa_db_* name the old server: as localhost against the old 127.0.0.1, or through a forwarder on
+    another port. Strings differ; the server's identity does not. wabiz_db_overwrite=true, so that only the identity
+    stands between the copy and the old client's own databases."""
+    old = ready.setup("old")
+    forwarder = Forwarder(old["db_port"]) if route == "forwarder" else None
+    try:
+        host, port = ("localhost", old["db_port"]) if forwarder is None else ("127.0.0.1", forwarder.port)
+        output = refused(ready, 3, inventory_with(ready, "sameserver-" + route, {"new": {
+            "wa_db_host": host, "wa_db_port": port, "wa_db_password": old["db_password"],
+            "wa_db_user": old["client_db_user"]}}), "-e", "wabiz_db_overwrite=true")
+    finally:
+        if forwarder:
+            forwarder.close()
+    assert "is the old one" in output and "under another name or port" in output, output[-3000:]
+
+
+INPUT_CASES = {
+    # name: (option, inventory change, extra vars, text of the refusal)
+    "topology-disagrees": (2, {"old": {"wa_topology": {"shards": 0, "masters": 2, "coreapps": 1}},
+                               "new": {"wa_topology": {"shards": 0, "masters": 2, "coreapps": 1}}}, [],
+                           "a single instance is {shards: 0, masters: 0, coreapps: 1}"),
+    "empty-db-password": (1, {"new": {"wa_db_password": ""}}, [], "wa_db_password is empty, which hides WA_DB_NEW_PASSWORD"),
+    "database-stays-in-option-2": (2, {}, ["-e", "wabiz_database_stays=true"], "wabiz_database_stays=true is a variant of option 3"),
+    "http-api-url": (1, {"new": {"wa_api_url": "http://127.0.0.1:1"}}, [], "wa_api_url is http://"),
+    "api-url-with-space": (1, {"new": {"wa_api_url": "https://a b"}}, [], "without spaces or control characters"),
+    "api-url-with-credentials": (1, {"new": {"wa_api_url": "https://admin:pw@127.0.0.1:1"}}, [],
+                                 "must not carry credentials"),
+    "prefix-no-plain-name": (2, {"old": {"wa_db_name_prefix": "acme-"}}, [], "letters, digits and _"),
+}
+
+
+@pytest.mark.parametrize("case", list(INPUT_CASES))
+def test_inputs_that_would_reach_the_wrong_thing_are_refused(ready, case):
+    engine_independent(ready)
+    option, change, extra, expected = INPUT_CASES[case]
+    output = refused(ready, option, inventory_with(ready, "input-" + case, change), *extra)
+    assert expected in output.replace("\n", " "), output[-3000:]
+
+
+def test_a_negative_wait_before_the_drop_is_refused(ready):
+    engine_independent(ready)
+    rc, output = ansible_playbook(os.path.join(ROOT, "playbooks", "drop_old_database.yml"),
+                                  os.path.join(ready.workdir, "inventory.yml"), "-e", "wabiz_drop_after_days=-1")
+    assert rc != 0 and "wabiz_drop_after_days is -1: it must be 0 or more days" in output, output[-3000:]
+
+
+def test_a_database_container_among_the_docker_runtimes_names_is_refused(ready):
+    """wa_client_containers names the client's containers for the docker runtime; a database server's container
+    listed there would be stopped with them."""
+    engine_independent(ready)
+    name = "wabiz-test-db-%s" % ready.setup("old")["project"]
+    image = "mariadb:wabiz-refusal-test"
+    web = ready.state["images"]["web"]
+    subprocess.run(["docker", "tag", web, image], check=True)
+    subprocess.run(["docker", "create", "--name", name, "--network", "none", image, "true"], check=True,
+                   stdout=subprocess.DEVNULL)
+    try:
+        output = refused(ready, 1, inventory_with(ready, "docker-db", {"old": {
+            "wa_client_runtime": "docker", "wa_client_containers": [name]}}))
+    finally:
+        subprocess.run(["docker", "rm", "--force", name], check=False, stdout=subprocess.DEVNULL)
+        subprocess.run(["docker", "rmi", image], check=False, stdout=subprocess.DEVNULL)
+    assert "a container of the database server image mariadb" in output.replace("\n", " "), output[-3000:]

@@ -59,3 +59,30 @@ def test_a_setup_is_checked_for_what_its_spec_cannot_say():
     problems = setup_problems(setup, "old")
     assert problems.startswith("The old-host setup is incomplete or invalid: ")
     assert "wa_db_port must be a port number" in problems and "WA_DB_OLD_PASSWORD" in problems
+
+
+def test_a_topology_that_disagrees_with_itself_and_an_empty_password_are_named():
+    setup = {"host": "old-host", "api": {"api_url": "https://wa:9090", "api_password": "p"},
+             "db": {"login_port": 3306, "login_password": "", "name_prefix": ""}, "client": {"project": "wa"},
+             "topology": {"shards": 2, "masters": 2, "coreapps": 5}}
+    problems = setup_problems(setup, "old")
+    assert "wa_db_password is empty, which hides WA_DB_OLD_PASSWORD" in problems
+    assert "2 shard(s), 2 master(s) and 5 coreapp(s)" in problems and "3 coreapps (shards + 1)" in problems
+    for topology, fine in (({"shards": 0, "masters": 0, "coreapps": 1}, True),
+                           ({"shards": 0, "masters": 2, "coreapps": 1}, False),
+                           ({"shards": 1, "masters": 2, "coreapps": 2}, True),
+                           ({"shards": 4, "masters": 1, "coreapps": 5}, False),
+                           ({"shards": 32, "masters": 3, "coreapps": 33}, True)):
+        setup.update(topology=topology, db=dict(setup["db"], login_password="p"))
+        assert (setup_problems(setup, "old") == "") == fine, topology
+
+
+@pytest.mark.parametrize("url, https_only, fine", [
+    ("https://wa.example.com:9090", True, True), ("https://[::1]:9090/", True, True),
+    ("http://wa.example.com", False, True), ("http://wa.example.com", True, False),
+    ("https://a b", False, False), ("https://wa\n.example.com", False, False), ("https://", False, False),
+    ("https://wa.example.com:99999", False, False), ("https://admin:pw@wa.example.com", False, False),
+    ("ftp://wa.example.com", False, False), ("wa.example.com:9090", False, False), ("https:///path", False, False),
+])
+def test_urls_are_parsed_not_prefix_matched(url, https_only, fine):
+    assert (invalid(url, "api_url" if https_only else "url", "wa_api_url") == "") == fine, url

@@ -286,9 +286,9 @@ def journal_of(lab):
         return None
 
 
-def lock_path(lab):
-    """The lock of the old setup as the playbooks take it, on the old host (the lab's old backup directory)."""
-    return os.path.join(lab.workdir, "old", "backups", "wabiz-migration-%s.lock" % lab.setup("old")["project"])
+def lock_path(lab, side="old"):
+    """The lock of a setup as the playbooks take it, on its host (the lab's backup directory of that setup)."""
+    return os.path.join(lab.workdir, side, "backups", "wabiz-migration-%s.lock" % lab.setup(side)["project"])
 
 
 def step_state(lab, step):

@@ -7,6 +7,9 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import json
+import re
+
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.parsing.convert_bool import boolean
@@ -14,6 +17,8 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.wabiz.migration.plugins.module_utils._checks import problem
 
 
+# Compose's own rule for project names; the lock file of a setup is named after it (never a path).
+COMPOSE_PROJECT = re.compile(r'\A[a-z0-9][a-z0-9_-]*\Z')
 STEP_KEYS = frozenset(('name', 'title', 'guide', 'downtime', 'when'))
 
 
@@ -57,6 +62,9 @@ def setup_problems(setup, side):
         'or give the password' % env,
         topology_problem(setup.get('topology')),
         None if setup['client']['project'] else 'wa_compose_project is empty; name the compose project of the client containers',
+        None if not setup['client']['project'] or COMPOSE_PROJECT.match(setup['client']['project']) else
+        'wa_compose_project %s is no compose project name (lowercase letters, digits, - and _, starting with a letter or '
+        'digit)' % json.dumps(setup['client']['project']),
         None if len(setup['db']['name_prefix'] or '') <= 50 else
         'wa_db_name_prefix is %d characters; database names hold 63 at most, so the prefix (WA_DB_NAME_PREFIX of the '
         'client) can have 50 before wamessages_NN' % len(setup['db']['name_prefix']),

@@ -6,7 +6,7 @@
 
 The lock is a file on the old setup's host, the one machine every controller of that setup reaches (an AWX
 job, a shell on a jump host, a CI runner). It names its holder as a process on a machine: the controller's
-boot id and PID namespace, the ansible-playbook PID and that process's start time (a PID is reused, a PID with
+boot id and PID namespace, the PID of the controller's process and that process's start time (a PID is reused, a PID with
 its start time is not). Whether the holder still runs is decided on the controller that finds the lock:
 
 - same boot and same PID namespace: the process is looked up; gone, or another process under its PID, and
@@ -50,20 +50,6 @@ def process_start(pid):
     return int(fields[19])
 
 
-def playbook_pid(pid=None):
-    """The ansible-playbook (or ansible-runner) process this code runs under, walking up the parents."""
-    pid, found = pid or os.getpid(), None
-    while pid:
-        cmdline, stat = _read('/proc/%d/cmdline' % pid), _read('/proc/%d/stat' % pid)
-        if cmdline is None or stat is None:
-            break
-        if b'ansible-playbook' in cmdline or b'ansible-runner' in cmdline:
-            found = pid
-        # In a container ansible-playbook may be PID 1 itself; its parent is then 0.
-        pid = 0 if pid == 1 else int(stat.rsplit(b')', 1)[1].split()[1])
-    return found
-
-
 def machine():
     """(boot id, PID namespace) of this process: two processes see each other's PIDs only when both match."""
     boot = (_read('/proc/sys/kernel/random/boot_id') or b'').decode().strip()
@@ -75,9 +61,11 @@ def machine():
 
 
 def owner(run=None):
-    """This controller run as a lock holder: who it is (the lock's id) and what it does (``run``)."""
+    """This controller run as a lock holder: who it is (the lock's id) and what it does (``run``). Called in a
+    worker process of the controller (an action plugin), which lives for one task: the holder is its parent, the
+    controller's own process, however it was started (ansible-playbook, ansible-runner, the Python API)."""
     boot, namespace = machine()
-    pid = playbook_pid() or os.getpid()
+    pid = os.getppid()
     started = process_start(pid)
     identity = '%s|%s|%s|%s' % (boot, namespace, pid, started)
     return {
@@ -105,7 +93,7 @@ def describe(holder):
     where = ' of %s -> %s' % (run['old'], run['new']) if run.get('old') and run.get('new') else ''
     extra = ''.join(', %s %s' % (label, run[key]) for key, label in (('journal', 'journal'), ('awx_job', 'AWX job'))
                     if run.get(key))
-    return '%s%s from controller %s (ansible-playbook pid %s, since %s%s; lock id %s)' % (
+    return '%s%s from controller %s (controller pid %s, since %s%s; lock id %s)' % (
         what, where, holder.get('controller'), holder.get('pid'), holder.get('since'), extra, holder.get('id'))
 
 

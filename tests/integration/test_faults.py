@@ -397,7 +397,7 @@ def test_two_migrations_at_once(fault_lab):
     assert rc_lost != 0 and "Another run holds the lock of this setup: option 2 of old-setup -> new-setup from controller " in output_lost, output_lost[-4000:]
     # The refusal names the other run: its journal, its controller and process, and (seen from the other
     # namespace) how to release it if it were gone.
-    assert "ansible-playbook pid" in output_lost and "journal " in output_lost, output_lost[-4000:]
+    assert "controller pid" in output_lost and "journal " in output_lost, output_lost[-4000:]
     assert "wabiz_lock_release=" in output_lost, output_lost[-4000:]
     assert not os.path.exists(lock), "the winner kept the lock after it finished"
     lost = new_serves_with_everything(lab)

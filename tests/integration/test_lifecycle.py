@@ -94,7 +94,7 @@ def test_rollback_refuses_to_carry_back_a_changed_schema(migrated):
     assert lab.container_ids("new") != {} and lab.container_ids("old") == {}
     lab.client("new").wait_health(timeout=30, shards=lab.setup("new")["shards"] or None)
     assert checksums(lab, "old") == old_before
-    assert not os.path.exists(lock_path(lab))
+    assert not os.path.exists(lock_path(lab)) and not os.path.exists(lock_path(lab, "new"))
 
     rc, output = ansible_playbook(playbook("rollback.yml"), inventory, "-e", "wabiz_rollback_carry_back=false")
     assert rc == 0 and "was NOT carried back" in output, output[-3000:]

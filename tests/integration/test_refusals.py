@@ -43,7 +43,7 @@ def refused(lab, option, inventory, *extra):
     if os.path.exists(journal):
         with open(journal, encoding="utf-8") as handle:
             assert json.load(handle)["order"] == []
-    assert not os.path.exists(lock_path(lab)), "a refusal kept the lock of the old setup"
+    assert not [side for side in ("old", "new") if os.path.exists(lock_path(lab, side))], "a refusal kept a lock"
     return output
 
 

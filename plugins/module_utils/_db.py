@@ -108,6 +108,24 @@ def target_options():
     return spec
 
 
+def loopback(host):
+    """Whether ``host`` is this machine (a loopback address or name, or a Unix socket's directory)."""
+    host = (host or '').strip('[]').lower()
+    return host in ('localhost', '::1') or host.startswith('127.') or host.startswith('/') or \
+        host.endswith('.localhost')
+
+
+def unverified_warning(server):
+    """A warning for a server reached over the network without its certificate checked, or None."""
+    mode = server.tls.get('ssl_mode') or 'prefer'
+    if loopback(server.host) or mode.startswith('verify'):
+        return None
+    return ('The %s is reached over the network with ssl_mode=%s: its certificate is not checked, so whoever sits '
+            'between can read the data and the password. Set wa_db_ssl_mode=verify-full and wa_db_ca_cert for that '
+            'setup (ssl_mode and ca_cert of the module), or wabiz_db_require_verified_tls=true to refuse such a run.'
+            % (server.describe(), mode))
+
+
 def tls_of(options):
     """The TLS options of a module's parameters or a target suboption, in the one shape Server takes."""
     return dict((key, options.get(key)) for key in TLS_OPTIONS)

@@ -230,6 +230,29 @@ def choose_tools(module, engine, method):
     return tools
 
 
+def mariadb_client(version_text):
+    """Whether a MySQL-family tool runs on MariaDB's client library ("MariaDB" in its version, or mydumper's
+    "built against MySQL 10.x/11.x", which are MariaDB's version numbers)."""
+    text = version_text.lower()
+    built = re.search(r'built against mysql (\d+)\.', text)
+    return 'mariadb' in text or bool(built and int(built.group(1)) >= 10)
+
+
+def refuse_unverifiable_tls(tools, servers):
+    """ssl_mode=verify-ca means the certificate is checked against the CA: MariaDB's client tools check it only
+    together with the host name (ssl-verify-server-cert) and skip MySQL's ssl-mode, so with them verify-ca would
+    quietly verify nothing. Refused, naming the settings that work."""
+    if tools['method'] == 'pg_dump' or not any(mariadb_client(v) for v in tools['versions'].values()):
+        return
+    for server in servers:
+        if server is not None and (server.tls.get('ssl_mode') or 'prefer') == 'verify-ca':
+            raise ToolError(
+                'ssl_mode=verify-ca for the %s cannot be honoured by MariaDB\'s client tools (%s), which check a '
+                'certificate only together with its host name. Use ssl_mode=verify-full (wa_db_ssl_mode) with a '
+                'certificate that names the host the tools connect to, or install MySQL\'s own client tools'
+                % (server.describe(), tools['versions']['dump']))
+
+
 def mysqldump_options(version_text):
     """Options MySQL's own mysqldump needs that MariaDB's does not know, from its ``--version`` line. MySQL 8's
     asks the server for column statistics MariaDB and MySQL 5.7 do not have (the dump fails: Unknown table
@@ -453,6 +476,7 @@ class Transfer(object):
         self.method = tools['method']
         self.jobs = max(1, jobs)
         self.names = dict((k, v) for k, v in (names or {}).items() if k != v)
+        refuse_unverifiable_tls(tools, (source, target))
         self.env = {'DUMP': tools['dump'], 'LOAD': tools['load'], 'DUMP_OPTIONS': ' '.join(
             mysqldump_options(tools['versions']['dump']) if self.method == 'mysqldump' else [])}
         for prefix, endpoint in (('SRC', source), ('DST', target)):

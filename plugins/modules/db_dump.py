@@ -276,7 +276,7 @@ from ansible_collections.wabiz.migration.plugins.module_utils._db import invento
 from ansible_collections.wabiz.migration.plugins.module_utils._dbmodule import DbModule
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import (
     Credentials, ToolError, Transfer, choose_tools, client_major, compare, files_of, parallel, prepare_dest,
-    read_manifest, room_for, write_manifest)
+    read_manifest, refuse_unverifiable_tls, room_for, write_manifest)
 from ansible_collections.wabiz.migration.plugins.module_utils._progress import Progress
 
 
@@ -312,6 +312,7 @@ def main():
             db.never_into_source(target, source.identity(), source.describe())
             names = target_names(databases, params['name_prefix'], restore['name_prefix'])
             db.replaceable(target, names.values(), restore['replace'])
+        refuse_unverifiable_tls(tools, (source, target))
         plan = dict(databases=databases, method=tools['method'], tools=tools['versions'], restore=bool(restore),
                     dest=room_for(params['dest']))
         if restore and names != dict((d, d) for d in databases):

@@ -132,7 +132,7 @@ identity:
   sample: "pgsql:7441394517718823104"
 '''
 
-from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError
+from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError, unverified_warning
 from ansible_collections.wabiz.migration.plugins.module_utils._dbmodule import DbModule
 
 
@@ -141,6 +141,8 @@ def main():
                        row_counts=dict(type='bool', default=True), checksums=dict(type='bool', default=False),
                        allow_empty=dict(type='bool', default=False)))
     params, server = db.params, db.server
+    if unverified_warning(server):
+        db.module.warn(unverified_warning(server))
     with db:
         names = server.select(params['name_prefix'], params['include'], params['exclude'])
         others = server.strangers(params['name_prefix'])

@@ -223,3 +223,29 @@ def test_tls_reaches_the_tools_through_the_option_file_and_libpq_environment():
     assert "loose-skip-ssl" in _dbtools.mysql_tls_lines({"ssl_mode": "disable"})
     # Every variable the scripts pass on is one for_endpoint sets.
     assert set(_dbtools.PG_ENV) <= set(env)
+
+
+def test_verify_ca_is_refused_where_the_tools_cannot_check_the_ca_alone():
+    from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import mariadb_client, refuse_unverifiable_tls
+    assert mariadb_client("mariadb-dump  Ver 10.19 Distrib 10.11.19-MariaDB, for debian-linux-gnu (x86_64)")
+    assert mariadb_client("mydumper 0.10.0, built against MySQL 10.11.14")
+    assert not mariadb_client("mysqldump  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server - GPL)")
+    assert not mariadb_client("mydumper 0.16.1-1, built against MySQL 8.0.36")
+    mariadb = {"method": "mysqldump", "versions": {"dump": "Distrib 10.11.19-MariaDB", "load": "Distrib 10.11.19-MariaDB"}}
+    mysql = {"method": "mysqldump", "versions": {"dump": "Ver 8.0.36 for Linux", "load": "Ver 8.0.36 for Linux"}}
+    verify_ca = Server("mysql", "db.example.com", 3306, "root", "pw", tls={"ssl_mode": "verify-ca", "ca_cert": "/ca"})
+    verify_full = Server("mysql", "db.example.com", 3306, "root", "pw", tls={"ssl_mode": "verify-full", "ca_cert": "/ca"})
+    with pytest.raises(ToolError, match="verify-ca .* cannot be honoured by MariaDB's client tools"):
+        refuse_unverifiable_tls(mariadb, (None, verify_ca))
+    refuse_unverifiable_tls(mariadb, (verify_full, None))
+    refuse_unverifiable_tls(mysql, (verify_ca, verify_ca))
+
+
+def test_a_server_over_the_network_without_its_certificate_checked_is_named():
+    from ansible_collections.wabiz.migration.plugins.module_utils._db import loopback, unverified_warning
+    assert all(loopback(h) for h in ("127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]", "/run/mysqld"))
+    assert not any(loopback(h) for h in ("db.example.com", "10.0.0.5", "128.0.0.1", "localhost.example.com"))
+    assert unverified_warning(Server("pgsql", "127.0.0.1", 5432, "root", "pw")) is None
+    assert unverified_warning(Server("pgsql", "db", 5432, "root", "pw", tls={"ssl_mode": "verify-full"})) is None
+    warning = unverified_warning(Server("pgsql", "db.example.com", 5432, "root", "pw", tls={"ssl_mode": "require"}))
+    assert "ssl_mode=require" in warning and "wa_db_ssl_mode=verify-full" in warning

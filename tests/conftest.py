@@ -18,14 +18,14 @@ from labsupport import TOPOLOGIES, lab_fixture  # noqa: E402 pylint: disable=wro
 
 @pytest.fixture(scope="session")
 def docker_engine():
-    """One Docker engine for the whole session: started here (and stopped by PID) only if none runs."""
+    """The machine's shared Docker engine for the session (lablib.procs.use_dockerd): started if none runs, stopped
+    by its last user only, never while another lab or session still uses it."""
     from lablib import procs
-    logdir = tempfile.mkdtemp(prefix="wabiz-dockerd-", dir="/var/tmp")
-    pid = procs.ensure_dockerd(logdir)
+    user = tempfile.mkdtemp(prefix="wabiz-docker-user-", dir="/var/tmp")
+    procs.use_dockerd(user)
     yield
-    if pid:
-        procs.stop_pid(pid)
-    shutil.rmtree(logdir, ignore_errors=True)
+    procs.release_dockerd(user)
+    shutil.rmtree(user, ignore_errors=True)
 
 
 lab = lab_fixture(TOPOLOGIES)

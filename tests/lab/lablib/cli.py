@@ -65,7 +65,7 @@ def new_state(args):
     workdir = os.path.abspath(args.workdir)
     state = {
         "lab": args.name, "workdir": workdir, "engine": args.engine, "shards": args.shards,
-        "port_base": args.port_base, "db_prefix": args.db_prefix, "dockerd_pid": None, "images": None,
+        "port_base": args.port_base, "db_prefix": args.db_prefix, "docker_user": False, "images": None,
         "phone": PHONE, "admin_password": strong_password(), "backup_password": strong_password(),
         "pin": "%06d" % secrets.randbelow(10 ** 6), "api_user": "apiuser", "api_user_password": strong_password(),
         "api_user_token": None, "webhook_url": "http://127.0.0.1:%d/webhook" % (args.port_base + 80),
@@ -110,7 +110,8 @@ def cmd_up(args):
     save(state)
     started = time.time()
     try:
-        state["dockerd_pid"] = procs.ensure_dockerd(workdir)
+        procs.use_dockerd(workdir)
+        state["docker_user"] = True
         save(state)
         state["images"] = image.build(log)
         save(state)
@@ -334,9 +335,9 @@ def teardown(state):
         if setup.get("db_pid"):
             dbserver.stop_server(setup["engine"], setup["db_dir"], setup["db_pid"])
             setup["db_pid"] = None
-    if state.get("dockerd_pid"):
-        procs.stop_pid(state["dockerd_pid"])
-        state["dockerd_pid"] = None
+    if state.get("docker_user"):
+        procs.release_dockerd(state["workdir"])
+        state["docker_user"] = False
     return problems
 
 

@@ -3,6 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Processes the lab starts and stops by PID: dockerd and the two database servers."""
 
+import json
 import os
 import pwd
 import shutil
@@ -92,13 +93,55 @@ def docker_ready():
                           check=False).returncode == 0
 
 
-def ensure_dockerd(workdir):
-    """Use the running engine, or start one without bridge or iptables (the machine rules). PID or None."""
-    if docker_ready():
-        return None
-    if not shutil.which("dockerd"):
-        raise LabError("no Docker engine runs and dockerd is not installed: run tools/bootstrap first")
-    pid = spawn(["dockerd", "--bridge=none", "--iptables=false", "--ip-masq=false"],
-                os.path.join(workdir, "dockerd.log"))
-    wait_until(docker_ready, 30, "dockerd")
-    return pid
+# The machine's one Docker engine is shared by every lab and test session on it: each registers as a user while
+# it needs the engine, and the engine a lab or session started is stopped by whichever user goes last. A user is
+# its work directory; one that is gone (a lab killed and swept) no longer counts. An engine started by anyone else
+# (tools/test, the operator) is never stopped here.
+DOCKERD_SHARE = "/var/tmp/wabiz-dockerd"
+
+
+class _SharedEngine:
+    """The share's record, read and written under an exclusive flock of its directory."""
+
+    def __enter__(self):
+        import fcntl
+        os.makedirs(DOCKERD_SHARE, 0o700, exist_ok=True)
+        self.guard = os.open(DOCKERD_SHARE, os.O_RDONLY)
+        fcntl.flock(self.guard, fcntl.LOCK_EX)
+        try:
+            with open(os.path.join(DOCKERD_SHARE, "engine.json"), encoding="utf-8") as handle:
+                self.record = json.load(handle)
+        except (OSError, ValueError):
+            self.record = {"pid": None, "users": []}
+        self.record["users"] = [user for user in self.record["users"] if os.path.isdir(user)]
+        return self
+
+    def __exit__(self, *exc):
+        path = os.path.join(DOCKERD_SHARE, "engine.json")
+        with open(path + ".tmp", "w", encoding="utf-8") as handle:
+            json.dump(self.record, handle)
+        os.replace(path + ".tmp", path)
+        os.close(self.guard)
+
+
+def use_dockerd(user):
+    """Register the directory ``user`` as a user of the Docker engine, starting one (without bridge or iptables,
+    the machine rules) if none runs."""
+    with _SharedEngine() as share:
+        if not docker_ready():
+            if not shutil.which("dockerd"):
+                raise LabError("no Docker engine runs and dockerd is not installed: run tools/bootstrap first")
+            share.record["pid"] = spawn(["dockerd", "--bridge=none", "--iptables=false", "--ip-masq=false"],
+                                        os.path.join(DOCKERD_SHARE, "dockerd.log"))
+            wait_until(docker_ready, 30, "dockerd")
+        if os.path.abspath(user) not in share.record["users"]:
+            share.record["users"].append(os.path.abspath(user))
+
+
+def release_dockerd(user):
+    """``user`` no longer needs the engine: the last user stops the engine that a user started."""
+    with _SharedEngine() as share:
+        share.record["users"] = [u for u in share.record["users"] if u != os.path.abspath(user)]
+        if not share.record["users"] and share.record["pid"]:
+            stop_pid(share.record["pid"])
+            share.record["pid"] = None

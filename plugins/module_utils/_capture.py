@@ -53,14 +53,15 @@ except ImportError:
 
 from ansible_collections.wabiz.migration.plugins.module_utils._binlog import (
     binlog_problems, counted_snapshot, position, position_problem, snapshot_position)
-from ansible_collections.wabiz.migration.plugins.module_utils._db import DbError, checksum_of, pg_ssl_arguments
+from ansible_collections.wabiz.migration.plugins.module_utils._db import (
+    CAPTURE_SLOT_PREFIX, DbError, checksum_of, pg_ssl_arguments)
 from ansible_collections.wabiz.migration.plugins.module_utils._dbsync import (
     BUCKETS, MAX_DIFFERING_BUCKETS, PG_EXCLUDED_SCHEMAS, PG_SESSION, Changes, bucket_sums, copy_rows, counters, database_shape, differing_keys,
     differing_rows, key_condition, sync_counters, sync_keys, sync_rows, table_checksum, table_sums)
 from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import ToolError, parallel, read_manifest
 
 PLUGIN = 'test_decoding'
-SLOT_PREFIX = 'wabiz_'
+SLOT_PREFIX = CAPTURE_SLOT_PREFIX
 FETCH = 5000
 FLUSH_SECONDS = 10.0
 # A MariaDB capture then catches up (``caught_up``) at most this many times, stopping once a pass compared no more
@@ -431,8 +432,9 @@ def _capture_in_slots(source, target, dbname, target_db, identities, spill):
     compared at the snapshot."""
     slots = {'source_slot': slot_name('src', identities['target'], dbname),
              'target_slot': slot_name('tgt', identities['source'], target_db)}
-    for server, slot in ((source, slots['source_slot']), (target, slots['target_slot'])):
-        drop_slot(server, slot)  # an earlier run's: this one starts over from a new moment
+    # An earlier run's (it died, or its journal was lost): this one starts over from a new moment, and says so.
+    orphans = [slot for server, slot in ((source, slots['source_slot']), (target, slots['target_slot']))
+               if drop_slot(server, slot)]
 
     def release(reason):
         drop_slot(source, slots['source_slot'])
@@ -455,7 +457,8 @@ def _capture_in_slots(source, target, dbname, target_db, identities, spill):
     if problem:
         return release(problem)
     return 'captured', dict(slots, source_lsn=source_lsn, target_lsn=target_lsn, target=target_db, moment=source_lsn,
-                            schema=fingerprint_digest(fingerprint), tables=record, identities=identities)
+                            schema=fingerprint_digest(fingerprint), tables=record, identities=identities,
+                            orphans_dropped=orphans)
 
 
 def _compare_at(at, target, dbname, target_db, spill):

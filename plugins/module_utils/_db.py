@@ -190,6 +190,8 @@ def pg_too_old(server, version_num):
 # the emulator's (the vendor published only waweb's: tests/emulator/README.md). A prefix is letters, digits and _
 # (what the client's unquoted CREATE DATABASE takes, and what no tool reads as an option, a path or a pattern).
 CLIENT_NAMES = r'(wacore|waweb|wamessages(_[0-9]+)?)'
+# The names of the replication slots of the change capture start with it (_capture.slot_name).
+CAPTURE_SLOT_PREFIX = 'wabiz_'
 PREFIX_RULE = re.compile(r'\A[A-Za-z0-9_]*\Z')
 
 
@@ -438,6 +440,15 @@ class Server(object):
         return (pymysql.MySQLError,) if self.engine == 'mysql' else (psycopg2.Error,)
 
     def drop_database(self, dbname):
+        """Drops a database. On PostgreSQL a replication slot of this collection's change capture in it (an earlier
+        run's, whose journal is gone) would keep it: such slots go first; another's slot is left, and refuses."""
+        if self.engine == 'pgsql':
+            for (slot,) in self.query('SELECT slot_name FROM pg_replication_slots WHERE database = %s AND '
+                                      'starts_with(slot_name, %s)', (dbname, CAPTURE_SLOT_PREFIX)):
+                self.query('SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = %s '
+                           'AND active_pid IS NOT NULL', (slot,))
+                self.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s',
+                           (slot,))
         self.execute('DROP DATABASE %s' % self.quote(dbname))
 
     def quote(self, name):

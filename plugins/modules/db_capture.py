@@ -175,6 +175,15 @@ not_captured:
   returned: success with O(state=present), except in check mode
   type: dict
   sample: {waweb: "table tokens differs and cannot be mended row by row"}
+orphans_dropped:
+  description:
+    - PostgreSQL, O(state=present) - replication slots of these databases that an earlier capture between the same
+      two servers left (a run that died, a lost journal), found by their names and dropped before this capture
+      made its own.
+  returned: success
+  type: list
+  elements: str
+  sample: [wabiz_src_3f2a9c1d0b7e4a5c6d8e9f01]
 problems:
   description: Why the servers cannot capture changes at all (then nothing was created).
   returned: always with O(state=present)
@@ -285,6 +294,8 @@ def main():
             databases=captured, not_captured=not_captured,
             created=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())))
     module.exit_json(changed=bool(captured), problems=[], manifest_path=path, not_captured=not_captured,
+                     orphans_dropped=sorted(s for r in captured.values() for s in r.get('orphans_dropped', []))
+                     if params['state'] == 'present' else [],
                      captured=dict((d, r['moment']) for d, r in captured.items()),
                      caught_up=dict((d, r['caught_up']) for d, r in captured.items() if 'caught_up' in r))
 

@@ -134,6 +134,8 @@ owner:
       journal: /root/.wabiz-migration/old-setup__new-setup.json
 '''
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.wabiz.migration.plugins.module_utils._lock import LockFile
 
@@ -150,7 +152,13 @@ def main():
         module.exit_json(changed=False, taken=False, holder=lock.holder(), owner=record)
     if module.params['state'] == 'absent':
         module.exit_json(changed=lock.give_back(record['id']), taken=False, holder=lock.holder(), owner=record)
-    taken, before = lock.take(record, module.params['over'])
+    try:
+        taken, before = lock.take(record, module.params['over'])
+    except (IOError, OSError) as exc:
+        module.fail_json(msg='Cannot write to %s on this host (%s): the lock of the setup goes there. Set '
+                             'wabiz_backup_dir for that host to a directory it can create and write (the lock, the '
+                             'dump and the settings backup go there), or fix its permissions.'
+                             % (os.path.dirname(module.params['path']), exc))
     module.exit_json(changed=taken and (before or {}).get('id') != record['id'], taken=taken, holder=before,
                      owner=record)
 

@@ -493,7 +493,17 @@ def test_capture_slots_go_without_the_journal_or_the_new_server(fault_lab):
     background.kill()
     assert slots("old") and slots("new")
     os.unlink(os.path.join(lab.workdir, "runs", "old-setup__new-setup.json"))
-    run(lab, "option2.yml")
+    # The plan names them; a new run (over its own leftovers) drops them and says so, and makes its own.
+    rc, output = run(lab, "option2.yml", "--check", "-e", "wabiz_db_overwrite=true")
+    assert rc == 0 and "Replication slots an earlier capture left" in output, output[-4000:]
+    background = BackgroundPlaybook(lab, "option2.yml", "-e", "wabiz_db_overwrite=true")
+    background.wait_until(lambda: step_state(lab, "capture_changes") == "done", "the capture again", timeout=300)
+    background.kill()
+    assert "An earlier capture's replication slots were found and dropped" in background.output(), \
+        background.output()[-4000:]
+    assert slots("old") and slots("new")
+    os.unlink(os.path.join(lab.workdir, "runs", "old-setup__new-setup.json"))  # lost again
+    run(lab, "option2.yml")  # refused (the new server holds the copy): a journal of its own, with no step
     rc, output = run(lab, "rollback.yml")
     assert rc == 0, output[-4000:]
     assert "replication slots on the old server were dropped" in output, output[-4000:]

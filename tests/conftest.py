@@ -46,9 +46,31 @@ def _rank(item):
     return next((rank for rank, part in enumerate(LONG_FIRST) if part in item.nodeid), len(LONG_FIRST))
 
 
-def pytest_collection_modifyitems(items):
-    """Tests that share a module-scoped fixture run on one pytest-xdist worker (tools/test: --dist loadgroup), and
-    the longest start first."""
+# The tiers of tools/test, fastest first: unit (no server), servers (two bare database servers, Compose's config
+# check and the lab's engine registry: no Docker engine, no emulator), quality (linters, ansible-test, docs), lab
+# (Docker, the emulator, real ansible-playbook runs of whole options). A test is in the tier of its file.
+SERVER_MODULES = ("test_verification.py", "test_capture_matrix.py", "test_credentials.py", "test_inputs.py",
+                  "test_lab_engine.py")
+
+
+def tier(path):
+    parts = str(path).split(os.sep)
+    if "unit" in parts:
+        return "unit"
+    if "quality" in parts:
+        return "quality"
+    return "servers" if parts[-1] in SERVER_MODULES else "lab"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Only the tier WABIZ_TEST_TIER names, when set (tools/test); tests that share a module-scoped fixture run on
+    one pytest-xdist worker (--dist loadgroup), and the longest start first."""
+    wanted = os.environ.get("WABIZ_TEST_TIER")
+    if wanted:
+        deselected = [item for item in items if tier(item.path) != wanted]
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+            items[:] = [item for item in items if tier(item.path) == wanted]
     for item in items:
         if SHARED_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))

@@ -408,6 +408,15 @@ def test_inputs_that_would_reach_the_wrong_thing_are_refused(ready, case):
     assert expected in output.replace("\n", " "), output[-3000:]
 
 
+def test_a_topology_that_is_not_the_old_clients_is_refused(ready):
+    """Both inventories agree with each other and with the rules, and not with the old client that runs."""
+    shards = ready.setup("old")["shards"]
+    other = {"shards": 4, "masters": 2, "coreapps": 5} if shards else {"shards": 1, "masters": 2, "coreapps": 2}
+    output = refused(ready, 2, inventory_with(ready, "topology-old", {"old": {"wa_topology": other},
+                                                                      "new": {"wa_topology": other}}))
+    assert "a migration needs the same number of Masters and Coreapps" in output.replace("\n", " "), output[-3000:]
+
+
 def test_a_negative_wait_before_the_drop_is_refused(ready):
     engine_independent(ready)
     rc, output = ansible_playbook(os.path.join(ROOT, "playbooks", "drop_old_database.yml"),

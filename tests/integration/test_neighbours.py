@@ -178,6 +178,10 @@ def test_a_migration_touches_the_clients_databases_and_nothing_else(shared):
         assert not set(new_neighbours) & present(lab, "old"), when
         assert traces(lab, old_neighbours + new_neighbours) == [], when
 
+    # The plan names the neighbours the prefix matches as left alone.
+    rc, output = ansible_playbook(playbook("option2.yml"), inventory, "--check")
+    assert rc == 0 and "not the client's, left alone: " in output, output[-4000:]
+    assert prefix + "eu_wacore" in output.split("left alone: ", 1)[1].split("\n", 1)[0], output[-4000:]
     with Writer(lab, busy) as writer:
         rc, output = ansible_playbook(playbook("option2.yml"), inventory)
         assert rc == 0, output[-4000:]

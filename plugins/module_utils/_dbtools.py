@@ -477,6 +477,9 @@ class Transfer(object):
         self.jobs = max(1, jobs)
         self.names = dict((k, v) for k, v in (names or {}).items() if k != v)
         refuse_unverifiable_tls(tools, (source, target))
+        # Named in a failure: the tools' message ("server closed the connection") does not say which server.
+        self.ends = ' '.join(filter(None, ('from the %s' % source.describe() if source else '',
+                                           'into the %s' % target.describe() if target else '')))
         self.env = {'DUMP': tools['dump'], 'LOAD': tools['load'], 'DUMP_OPTIONS': ' '.join(
             mysqldump_options(tools['versions']['dump']) if self.method == 'mysqldump' else [])}
         for prefix, endpoint in (('SRC', source), ('DST', target)):
@@ -495,7 +498,7 @@ class Transfer(object):
                 raise ToolError('%r is no plain database name (letters, digits and _): no tool is run with it' % name)
         return run_script(self.module, script(self.method, what, renamed),
                           [dbname, path, str(self.jobs), regex, renamed or dbname], self.env,
-                          '%s of %s with %s' % (what, dbname or 'the databases', self.method))
+                          '%s of %s with %s %s' % (what, dbname or 'the databases', self.method, self.ends))
 
     def dump_path(self, directory, dbname=None):
         if self.method == 'mydumper':

@@ -249,3 +249,23 @@ def test_a_server_over_the_network_without_its_certificate_checked_is_named():
     assert unverified_warning(Server("pgsql", "db", 5432, "root", "pw", tls={"ssl_mode": "verify-full"})) is None
     warning = unverified_warning(Server("pgsql", "db.example.com", 5432, "root", "pw", tls={"ssl_mode": "require"}))
     assert "ssl_mode=require" in warning and "wa_db_ssl_mode=verify-full" in warning
+
+
+def test_a_failed_copy_names_both_servers():
+    from ansible_collections.wabiz.migration.plugins.module_utils._dbtools import Transfer
+
+    class FailingModule:
+        @staticmethod
+        def run_command(args, environ_update=None):  # pylint: disable=unused-argument
+            return 2, "", "pg_dump: error: server closed the connection unexpectedly"
+
+    tools = {"method": "pg_dump", "dump": "/usr/bin/pg_dump", "load": "/usr/bin/psql",
+             "versions": {"dump": "pg_dump (PostgreSQL) 15", "load": "psql (PostgreSQL) 15"}}
+    with Credentials() as credentials:
+        transfer = Transfer(FailingModule(), tools, credentials, source=Server("pgsql", "old-db", 5432, "root", "pw"),
+                            target=Server("pgsql", "new-db", 5433, "root", "pw"))
+        with pytest.raises(ToolError) as failed:
+            transfer._run("copy", "wamessages_1", "/nonexistent/wamessages_1.sql")  # pylint: disable=protected-access
+    message = str(failed.value)
+    assert "from the pgsql server old-db:5432 as root into the pgsql server new-db:5433 as root" in message, message
+    assert "server closed the connection unexpectedly" in message

@@ -483,6 +483,90 @@ def test_the_fence_sees_writers_that_move_no_row_counter(pair, writer):
             pair.run("old", FENCE_CLEANUP[writer], dbname)
 
 
+class Load:
+    """CPU and disk load beside a test, as a busy database host has: one spinning process per core and one writing
+    and syncing a file, started and stopped by their PIDs."""
+
+    def __init__(self, workdir):
+        self.workdir, self.processes = workdir, []
+
+    def __enter__(self):
+        import os
+        import subprocess
+        import sys
+        spin = "while True: pass"
+        disk = ("import os\nwhile True:\n    with open(%r, 'wb') as f:\n        for _ in range(64):\n"
+                "            f.write(os.urandom(1 << 20))\n        f.flush()\n        os.fsync(f.fileno())\n"
+                % os.path.join(self.workdir, "load.bin"))
+        for code in [spin] * (os.cpu_count() or 2) + [disk]:
+            self.processes.append(subprocess.Popen([sys.executable, "-c", code]))
+        return self
+
+    def __exit__(self, *exc):
+        for process in self.processes:
+            process.kill()
+            process.wait()
+
+
+def test_the_fence_holds_under_load_with_autovacuum_and_analyze_and_still_catches_every_writer(pair, tmp_path):
+    """20 rounds on a loaded machine, with the old server's own maintenance forced all along (PostgreSQL:
+    autovacuum and its ANALYZE every second on every table; MariaDB: persistent statistics recalculated): a
+    fence with no writer never refuses, and the writer planted next is caught each time, whatever its kind."""
+    from ansible_collections.wabiz.migration.plugins.module_utils._db import Server
+    from ansible_collections.wabiz.migration.plugins.module_utils._fence import FenceBroken, WriteFence
+    dbname = client_db("fence_load")
+    setup = ["CREATE TABLE w (id INT PRIMARY KEY, v VARCHAR(10))", "CREATE TABLE x (id INT PRIMARY KEY)"]
+    if pair.engine == "pgsql":
+        setup += ["CREATE SEQUENCE s", "SELECT lo_from_bytea(4711, 'kept')"] + [
+            "ALTER TABLE %s SET (autovacuum_vacuum_threshold = 0, autovacuum_analyze_threshold = 0, "
+            "autovacuum_vacuum_scale_factor = 0, autovacuum_analyze_scale_factor = 0)" % table for table in "wx"]
+        maintenance = ["ALTER SYSTEM SET autovacuum_naptime = 1", "SELECT pg_reload_conf()"]
+        restore = ["ALTER SYSTEM RESET autovacuum_naptime", "SELECT pg_reload_conf()"]
+    else:
+        setup += ["ALTER TABLE w STATS_AUTO_RECALC = 1", "ALTER TABLE x STATS_AUTO_RECALC = 1"]
+        maintenance = ["SET GLOBAL innodb_stats_auto_recalc = ON"]
+        restore = []
+    pair.create_database("old", dbname, setup + ["INSERT INTO x VALUES (1)"])
+    pair.run("old", maintenance)
+    # Each writer once per kind and round, with values of the round (a second identical ALTER would change nothing).
+    writers = [["INSERT INTO w VALUES ({n}, 'planted')"], ["UPDATE x SET id = id + 1"], ["DELETE FROM w"]]
+    writers += {"pgsql": [["SELECT nextval('s')"], ["SELECT setval('s', {n})"], ["ALTER SEQUENCE s INCREMENT BY {n}"],
+                          ["SELECT lo_put(4711, 0, 'changed {n}')"], ["SELECT lo_from_bytea({n}, 'new')"],
+                          ["ALTER TABLE w REPLICA IDENTITY {identity}"]],
+                "mysql": [["ALTER TABLE x ADD COLUMN c{n} INT"], ["TRUNCATE TABLE w"],
+                          ["CREATE TABLE t{n} (id INT PRIMARY KEY)"]]}[pair.engine]
+    server = Server(pair.engine, "127.0.0.1", pair.ports["old"], "root", PASSWORD)
+    false_refusals, missed = [], []
+    try:
+        with Load(str(tmp_path)):
+            for round_number in range(20):
+                # Rows the maintenance can work on: written, then left alone before the fence is raised.
+                pair.run("old", ["INSERT INTO w VALUES (%d, 'row')" % (1000 + round_number),
+                                 "UPDATE w SET v = 'again'"], dbname)
+                fence = WriteFence(server, [dbname])
+                fence.raise_()
+                time.sleep(1.5)  # long enough for autovacuum (naptime 1 s) to visit the tables
+                try:
+                    fence.check()
+                except FenceBroken as exc:
+                    false_refusals.append((round_number, str(exc)))
+                writer = writers[round_number % len(writers)]
+                pair.run("old", [statement.format(n=5000 + round_number,
+                                                  identity="DEFAULT" if round_number // len(writers) % 2 else "FULL")
+                                 for statement in writer], dbname)
+                try:
+                    fence.check()
+                    missed.append((round_number, writer))
+                except FenceBroken:
+                    pass
+    finally:
+        server.close()
+        if restore:
+            pair.run("old", restore)
+    assert false_refusals == [], false_refusals[:3]
+    assert missed == [], missed
+
+
 # Change capture: what it cannot see must not pass ------------------------------------------------------
 CAPTURED_TABLE = {"pgsql": ["CREATE TABLE w (id INT PRIMARY KEY, v VARCHAR(40))",
                             "INSERT INTO w SELECT g, 'row ' || g FROM generate_series(1, 400) g"],

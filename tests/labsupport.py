@@ -261,12 +261,14 @@ def rows(lab, name, dbname, table):
         srv.close()
 
 
-def checksums(lab, name):
-    """Per database and table: exact rows and content checksum (sizes are statistics, left out)."""
+def checksums(lab, name, prefix=None):
+    """Per client database (the setup's prefix, or ``prefix``) and table: exact rows and content checksum (sizes
+    are statistics, left out)."""
     from ansible_collections.wabiz.migration.plugins.module_utils._db import inventory_of
     srv = lab.server(name)
+    prefix = lab.setup(name)["db_prefix"] if prefix is None else prefix
     try:
-        return {d: i["tables"] for d, i in inventory_of(srv, srv.select(lab.setup(name)["db_prefix"]), True).items()}
+        return {d: i["tables"] for d, i in inventory_of(srv, srv.select(prefix), True).items()}
     finally:
         srv.close()
 

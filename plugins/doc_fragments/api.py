@@ -49,7 +49,7 @@ options:
     type: path
   allow_http:
     description:
-      - Accept an C(http://) O(api_url). Without it such a URL is refused: the admin password and the API tokens
+      - Accept an C(http://) O(api_url). Without it such a URL is refused, as the admin password and the API tokens
         would cross the network unencrypted. The URL is parsed (scheme, host, port); spaces, control characters
         and credentials in it are refused either way.
     type: bool

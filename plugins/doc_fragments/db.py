@@ -58,7 +58,7 @@ options:
     default: 10
   name_prefix:
     description:
-      - The client's database prefix (its C(WA_DB_NAME_PREFIX)): letters, digits and C(_). Its databases are
+      - The client's database prefix (its C(WA_DB_NAME_PREFIX)), of letters, digits and C(_). Its databases are
         exactly C(<prefix>wacore), C(<prefix>waweb), C(<prefix>wamessages) and C(<prefix>wamessages_<shard>); no
         module lists, copies, captures, fences, restores or drops any other database, whatever its name starts
         with (an empty prefix takes neither another application's databases nor another client's).

@@ -12,7 +12,7 @@ module: db_info
 short_description: List an On-Premises client's databases with sizes, row counts and checksums
 version_added: 1.0.0
 description:
-  - Connects to the client's MySQL/MariaDB or PostgreSQL server and returns the client's databases: those named
+  - Connects to the client's MySQL/MariaDB or PostgreSQL server and returns the client's databases, those named
     by its prefix (C(WA_DB_NAME_PREFIX)) followed by exactly one of the client's names (C(wacore), C(waweb),
     C(wamessages), C(wamessages_<shard>)), with optional include and exclude lists. Every other database whose
     name starts with the prefix (another client's with a longer prefix, another application's) is listed in

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from labsupport import (ROOT, Traffic, ansible_playbook, checksums, inventory_with, journal_of, leaks_in_work_dirs,
+from labsupport import (ROOT, Traffic, ansible_playbook, checksums, databases, inventory_with, journal_of, leaks_in_work_dirs,
                         loose_files, messages, rows, start_lab, stop_lab)
 
 NEW_PREFIX = "biz2_"
@@ -26,7 +26,7 @@ def prefixed_lab(request, docker_engine):  # pylint: disable=unused-argument
 
 def under_new_prefix(lab):
     """The new server's client databases by the old client's names: biz2_wacore as wacore."""
-    now = checksums(lab, "new")
+    now = checksums(lab, "new", NEW_PREFIX)
     return {d[len(NEW_PREFIX):]: t for d, t in now.items() if d.startswith(NEW_PREFIX)}, sorted(now)
 
 
@@ -48,6 +48,7 @@ def test_new_client_with_another_prefix(prefixed_lab, extra):
     old = checksums(lab, "old")
     renamed, present = under_new_prefix(lab)
     assert present == sorted(NEW_PREFIX + d for d in old), present
+    assert databases(lab, "new") == [], "client databases under the old names on the new server"
     for dbname, tables in old.items():
         for table in ("contacts", "users"):
             if table in tables:

@@ -87,7 +87,19 @@ def pytest_configure(config):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """The fault matrix of tests/integration/test_faults.py: each fault, engine, outcome and messages lost."""
+    """The machine time of each tier (its tests' setup, call and teardown summed over the workers), and the fault
+    matrix of tests/integration/test_faults.py: each fault, engine, outcome and messages lost."""
+    spent = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) in ("setup", "call", "teardown") and getattr(report, "fspath", None):
+                name = tier(report.fspath)
+                spent[name] = spent.get(name, 0.0) + report.duration
+    if spent:
+        terminalreporter.section("machine time per tier")
+        for name in ("unit", "servers", "quality", "lab"):
+            if name in spent:
+                terminalreporter.write_line("%-8s %7.0f s" % (name, spent[name]))
     path = os.environ.get("WABIZ_FAULT_MATRIX")
     if not path or not os.path.exists(path) or not os.path.getsize(path):
         return

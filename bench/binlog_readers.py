@@ -27,7 +27,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
-import labsupport  # noqa: E402,F401 pylint: disable=wrong-import-position,unused-import  (this checkout as ansible_collections.wabiz.migration)
+# This checkout as ansible_collections.wabiz.migration, for the imports below.
+import labsupport  # noqa: E402,F401 pylint: disable=wrong-import-position,unused-import
 
 DBNAME = "bench_wamessages_1"
 PASSWORD = "binlog-bench-7c1d"

@@ -25,6 +25,7 @@ def client_db(label):
     """The test database for ``label``: vt_wamessages_<n>, the same n for the same label within a run."""
     return "%swamessages_%d" % (PREFIX, SHARDS.setdefault(label, len(SHARDS) + 1))
 
+
 ZONES = {"old": "America/New_York", "new": "Asia/Kolkata"}
 BUCKETS = 4096
 # The repeated hour of 2026-11-01 in New York: both instants read 01:30:00 there.

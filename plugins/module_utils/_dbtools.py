@@ -406,7 +406,8 @@ def compare(expected, found, sides=('on the source', 'after the restore'), names
 # pipelines ------------------------------------------------------------------------------------------
 # Positional parameters carry paths and names; credentials reach the tools only through option files or
 # PGPASSFILE. A database name reaches a tool after "--" (never read as an option), and only a plain name
-# (PLAIN_NAME: never a pg_dump connection string, a path or a pattern) reaches one at all. SRC_* and DST_* hold the connection settings of the two ends (PG_ENV: what for_endpoint gives).
+# (PLAIN_NAME: never a pg_dump connection string, a path or a pattern) reaches one at all. SRC_* and DST_* hold
+# the connection settings of the two ends (PG_ENV: what for_endpoint gives).
 MYSQLDUMP_ARGS = '--single-transaction --quick --hex-blob --routines --triggers --events --databases'
 PG_DUMP_ARGS = '--no-password --create --no-owner --no-privileges'
 PSQL_ARGS = '-X -q --no-password -v ON_ERROR_STOP=1 -d postgres'

@@ -88,7 +88,7 @@ def test_a_line_break_in_a_password_is_carried_or_refused_never_read_as_an_optio
         return
     create_user(pair, user, password)
     with Credentials() as credentials:
-        args, _ = credentials.for_endpoint(Server("mysql", "127.0.0.1", pair.ports["old"], user, password))
+        args = credentials.for_endpoint(Server("mysql", "127.0.0.1", pair.ports["old"], user, password))[0]
         answer = subprocess.run(["mariadb", "--defaults-extra-file=" + args["extra_file"], "-N", "-r", "-e",
                                  "SELECT CURRENT_USER(), @@init_connect"], capture_output=True, text=True, check=False)
     assert answer.returncode == 0 and answer.stdout.startswith("wabiz_newline@"), answer.stderr

@@ -336,7 +336,7 @@ class Forwarder:
         import threading
         while True:
             try:
-                client, _ = self.listener.accept()
+                client = self.listener.accept()[0]
             except OSError:
                 return
             server = socket.create_connection(("127.0.0.1", self.target))

@@ -49,7 +49,7 @@ def test_the_option_file_reads_back_exactly_the_value_given(value):
     """MariaDB's own option file reader (what mariadb, mariadb-dump and --print-defaults use) returns the host, user
     and password exactly, and no extra option."""
     with Credentials() as credentials:
-        args, _ = credentials.for_endpoint(Server("mysql", value, 3306, value, value))
+        args = credentials.for_endpoint(Server("mysql", value, 3306, value, value))[0]
         read = subprocess.run(["my_print_defaults", "--defaults-file=" + args["extra_file"], "client"],
                               capture_output=True, check=True).stdout.decode("utf-8")
     assert read == "--host=%s\n--port=3306\n--user=%s\n--password=%s\n" % (value, value, value), read

@@ -39,9 +39,11 @@ PG_ROWS_WRITTEN = "SELECT COALESCE(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FR
 # or altered, a temporary one too; pg_largeobject: a large object written; pg_sequence: a sequence altered).
 # Statistics are no writer's (autovacuum's ANALYZE writes them after the client's last writes), and its updates
 # of pg_class and pg_database are made in place, which counts no update.
+# Their TOAST tables too: a large statistic (a long text column's histogram) is stored there.
 PG_CATALOG_WRITES = ("SELECT relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_sys_tables "
-                     "WHERE relname NOT IN ('pg_statistic', 'pg_statistic_ext_data') "
-                     "AND n_tup_ins + n_tup_upd + n_tup_del > 0")
+                     "WHERE relname NOT IN ('pg_statistic', 'pg_statistic_ext_data') AND relid NOT IN ("
+                     "SELECT reltoastrelid FROM pg_class WHERE oid IN ('pg_statistic'::regclass, "
+                     "'pg_statistic_ext_data'::regclass)) AND n_tup_ins + n_tup_upd + n_tup_del > 0")
 PG_SEQUENCES = "SELECT format('%I.%I', schemaname, sequencename), last_value::text FROM pg_sequences"
 # Between two readings of PostgreSQL's write counters that must agree before the fence stands.
 STATS_SETTLE_SECONDS = 0.25

@@ -500,7 +500,9 @@ class Server(object):
     def strangers(self, prefix):
         """The databases whose names start with ``prefix`` but are not the client's: another client's with a
         longer prefix, another application's; left alone, and named in the plan."""
-        return [d for d in self.databases() if d.startswith(prefix) and d not in client_databases([d], prefix)]
+        present = self.databases()
+        client = set(client_databases(present, prefix))
+        return [d for d in present if d.startswith(prefix) and d not in client]
 
     def tables(self, dbname):
         """(schema, table) pairs; schema is None on MySQL."""

@@ -28,6 +28,8 @@ __metaclass__ = type
 
 import time
 
+from ansible_collections.wabiz.migration.plugins.module_utils._binlog import rows_written
+
 # Sessions that go away within this time are connections closing (the old client's, the dump tools'), not
 # writers waiting.
 SETTLE_SECONDS = 3.0
@@ -183,10 +185,10 @@ class WriteFence(object):
             rows = server.query('SELECT object_schema, object_name, count_insert + count_update + count_delete FROM '
                                 'performance_schema.table_io_waits_summary_by_table WHERE object_schema IN (%s)'
                                 % ', '.join(['%s'] * len(self.databases)), self.databases)
-        elif [tuple(row) for row in server.query("SHOW GLOBAL VARIABLES LIKE 'userstat'")] == [('userstat', 'ON')]:
-            # MariaDB's user statistics: rows changed per table, by every session.
-            rows = server.query('SELECT table_schema, table_name, rows_changed FROM information_schema.table_statistics '
-                                'WHERE table_schema IN (%s)' % ', '.join(['%s'] * len(self.databases)), self.databases)
+        elif rows_written(server.query, self.databases[0]) is not None:
+            # MariaDB's user statistics (the change capture's independent count): rows changed per table.
+            rows = [(dbname, table, written) for dbname in self.databases
+                    for table, written in rows_written(server.query, dbname).items()]
         else:
             return self._global_status(MYSQL_ROW_COUNTERS + MYSQL_SCHEMA_COUNTERS)
         # Rows per table of these databases (a neighbour's writes on a shared server are its own); schema
